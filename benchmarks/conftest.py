@@ -36,12 +36,15 @@ def _block(out):
 def bench(benchmark):
     """Time ``fn(*args)`` after a warm-up call, blocking until results are ready.
 
-    Usage: ``bench(fn, *args, library="tinygp", n=1000, dtype="float64")``; keyword arguments are
-    stored in ``benchmark.extra_info`` together with the device and library versions. Returns the
-    (blocked) result of the warm-up call so the case can check it against a peer.
+    Usage: ``bench(fn, *args, group="kepler value float64 N=1000", library="tinygp", n=1000)``.
+    Cases of one ``group`` run the same computation on the same inputs with different
+    ``library`` values, so their times compare directly. Other keyword arguments are stored in
+    ``benchmark.extra_info`` with the device and library versions. Returns the (blocked) result
+    of the warm-up call so the case can check it against a peer before it counts.
     """
 
-    def run(fn, *args, library: str = "diffkern", **info):
+    def run(fn, *args, group: str, library: str = "diffkern", **info):
+        benchmark.group = group
         result = _block(fn(*args))  # warm-up: compile time is excluded from the timing
         benchmark.extra_info.update(
             library=library,
