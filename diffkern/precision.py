@@ -48,7 +48,7 @@ def float64(enabled: bool = True) -> Iterator[None]:
 
 
 def default_float() -> np.dtype:
-    """The floating dtype Python scalars and integers promote to: float64 under x64, else float32."""
+    """The dtype Python scalars and integers promote to: float64 under x64, else float32."""
     return np.dtype(np.float64 if x64_enabled() else np.float32)
 
 
