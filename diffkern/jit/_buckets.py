@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 from jaxtyping import Array, Bool
 
@@ -26,12 +26,17 @@ def bucket_length(n: int, *, growth: float = 1.5, minimum: int = 16) -> int:
         raise ValueError(f"minimum must be >= 1, got {minimum}")
     if n <= minimum:
         return minimum
-    k = math.ceil(math.log(n / minimum) / math.log(growth) - 1e-12)
-    length = math.ceil(minimum * growth**k)
-    while length < n:  # guard against rounding in the logarithm
+
+    def size(k: int) -> int:
+        return math.ceil(minimum * growth**k)
+
+    # size(k) >= n  <=>  minimum * growth**k > n - 1; the loops only absorb rounding.
+    k = math.floor(math.log((n - 1) / minimum) / math.log(growth)) + 1 if n - 1 >= minimum else 0
+    while k > 0 and size(k - 1) >= n:
+        k -= 1
+    while size(k) < n:
         k += 1
-        length = math.ceil(minimum * growth**k)
-    return length
+    return size(k)
 
 
 def pad_to_bucket(
@@ -40,15 +45,21 @@ def pad_to_bucket(
     """Pad ``x`` along ``axis`` to its bucket length (or ``length``) with ``fill``.
 
     Returns ``(padded, mask)`` where ``mask[i]`` is True for the original entries. ``x`` must
-    have a concrete shape (call this outside ``jit``, where lengths are known).
+    have a concrete shape (call this outside ``jit``, where lengths are known); the padding is
+    done on the host with numpy, so new lengths compile nothing (a device array is copied to
+    the host and back). Computations must ignore the padded entries through ``mask``
+    (``jnp.where(mask, ..., neutral)``), so a padded input gives the same result as the original.
     """
-    x = jnp.asarray(x) if not isinstance(x, np.ndarray) else x
+    x = np.asarray(x)  # padding on the host compiles nothing, whatever the length
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for shape {x.shape}, got {axis}")
     n = x.shape[axis]
     target = bucket_length(n, growth=growth, minimum=minimum) if length is None else int(length)
     if target < n:
         raise ValueError(f"length must be >= x.shape[{axis}] = {n}, got {target}")
     widths = [(0, 0)] * x.ndim
     widths[axis] = (0, target - n)
-    padded = jnp.pad(jnp.asarray(x), widths, constant_values=fill)
-    mask = jnp.arange(target) < n
+    # device_put, not jnp.asarray: the latter stages (compiles) a program per new shape
+    padded = jax.device_put(np.pad(x, widths, constant_values=fill))
+    mask = jax.device_put(np.arange(target) < n)
     return padded, mask

@@ -1,0 +1,84 @@
+"""JAX's persistent compilation cache, on by one call, tuned so diffkern's small kernels count."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+import warnings
+from pathlib import Path
+
+import jax
+from jax.experimental.compilation_cache import compilation_cache
+
+__all__ = ["CacheWarning", "default_cache_dir", "enable_persistent_cache"]
+
+_ENV = "DIFFKERN_CACHE_DIR"
+
+
+class CacheWarning(UserWarning):
+    """The persistent cache could not be used; the run continues without it."""
+
+
+def default_cache_dir() -> Path:
+    """``$DIFFKERN_CACHE_DIR``, else the per-user cache directory + ``diffkern/jax``."""
+    if os.environ.get(_ENV):
+        return Path(os.environ[_ENV]).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "diffkern" / "jax"
+
+
+def _writable(path: Path) -> str | None:
+    """None if ``path`` is a writable directory (created if needed), else why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def enable_persistent_cache(
+    path: str | os.PathLike | None = None,
+    *,
+    min_compile_time_secs: float | int = 0.0,
+    min_entry_size_bytes: int = -1,
+) -> Path | None:
+    """Keep compiled programs on disk so later processes load instead of compiling.
+
+    Args:
+        path: cache directory; default :func:`default_cache_dir` (``$DIFFKERN_CACHE_DIR`` or a
+            per-user cache directory).
+        min_compile_time_secs: programs that compiled faster than this are not written. JAX's
+            default (1 s) would skip nearly every diffkern kernel; 0 caches all of them.
+        min_entry_size_bytes: smallest entry written; -1 (default) writes entries of any size.
+
+    Returns:
+        The directory in use, or None when it is not usable: an unwritable directory warns
+        (:class:`CacheWarning`) and the run goes on uncached. A corrupted entry is reported by
+        JAX as a warning when read, then recompiled and rewritten.
+    """
+    if min_compile_time_secs < 0:
+        raise ValueError(f"min_compile_time_secs must be >= 0, got {min_compile_time_secs}")
+    directory = Path(path).expanduser() if path is not None else default_cache_dir()
+    problem = _writable(directory)
+    if problem is not None:
+        warnings.warn(
+            f"persistent compilation cache disabled: {directory} is not writable ({problem})",
+            CacheWarning,
+            stacklevel=2,
+        )
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_secs))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", int(min_entry_size_bytes))
+    # JAX decides once per process whether the cache is used: make it decide again.
+    compilation_cache.reset_cache()
+    return directory

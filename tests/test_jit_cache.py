@@ -1,0 +1,79 @@
+"""Persistent compilation cache: a fresh process loads instead of compiling; bad dirs only warn."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from diffkern.jit import CacheWarning, default_cache_dir, enable_persistent_cache
+
+_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import jax, jax.numpy as jnp
+    from diffkern.jit import count_compiles, enable_persistent_cache
+
+    where = enable_persistent_cache(sys.argv[1])
+
+    @jax.jit
+    def kepler_residual(mean_anomaly, ecc):
+        E = mean_anomaly
+        for _ in range(3):
+            E = E - (E - ecc * jnp.sin(E) - mean_anomaly) / (1 - ecc * jnp.cos(E))
+        return E - ecc * jnp.sin(E) - mean_anomaly
+
+    m = jnp.linspace(0.0, 3.0, 64)
+    e = jnp.asarray(0.3, m.dtype)
+    with count_compiles() as c:
+        r = kepler_residual(m, e)
+    print(json.dumps({"where": str(where), "compiles": c.by_function["kepler_residual"],
+                      "hits": c.cache_hits, "max": float(jnp.max(jnp.abs(r)))}))
+    """
+)
+
+
+def _run(cache_dir, *warning_flags) -> dict:
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    cmd = [sys.executable, *warning_flags, "-c", _SCRIPT, str(cache_dir)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1]) | {"stderr": out.stderr}
+
+
+def test_second_process_loads_from_cache(tmp_path):
+    first = _run(tmp_path)
+    assert (first["compiles"], first["hits"]) == (1, 0)
+    assert first["where"] == str(tmp_path) and any(tmp_path.iterdir())
+    second = _run(tmp_path)
+    assert (second["compiles"], second["hits"]) == (0, 1)
+    assert second["max"] == first["max"] < 1e-4
+
+
+def test_corrupted_cache_warns_and_recompiles(tmp_path):
+    _run(tmp_path)
+    for entry in tmp_path.rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(b"not a compiled program")
+    again = _run(tmp_path, "-W", "always")
+    assert again["compiles"] == 1 and again["max"] < 1e-4
+    assert "Error reading persistent compilation cache entry" in again["stderr"]
+
+
+def test_unwritable_cache_dir_warns_and_continues(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.warns(CacheWarning, match="not writable"):
+        assert enable_persistent_cache(blocker / "cache") is None
+
+
+def test_default_dir_honours_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("DIFFKERN_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("DIFFKERN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    if sys.platform.startswith("linux"):
+        assert default_cache_dir() == tmp_path / "diffkern" / "jax"
+    with pytest.raises(ValueError, match="min_compile_time_secs"):
+        enable_persistent_cache(tmp_path, min_compile_time_secs=-1)
