@@ -1,0 +1,25 @@
+"""Input normalisation shared by the Kepler and orbit kernels."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Real
+
+from diffkern.precision import as_float, result_dtype
+
+
+def broadcast_floats(**arrays: Real[ArrayLike, "*_"]) -> list[Float[Array, "*batch"]]:
+    """The keyword arguments as floating arrays of one dtype and one broadcast shape.
+
+    Integers are promoted; the dtype is the widest floating input (else the default float).
+    Shapes that do not broadcast raise a ``ValueError`` naming the arguments.
+    """
+    dtype = result_dtype(*arrays.values())
+    floats = {name: as_float(x, dtype) for name, x in arrays.items()}
+    try:
+        shape = np.broadcast_shapes(*(x.shape for x in floats.values()))
+    except ValueError:
+        shapes = ", ".join(f"{name} {x.shape}" for name, x in floats.items())
+        raise ValueError(f"shapes must broadcast against each other, got {shapes}") from None
+    return [jnp.broadcast_to(x, shape) for x in floats.values()]

@@ -1,0 +1,101 @@
+"""``KeplerSolver``: the configuration of the Kepler kernel (method, iterations, input checks)."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, Real
+
+from diffkern.kepler._inputs import broadcast_floats
+from diffkern.kepler._solve import solve
+from diffkern.kepler._steps import METHODS
+
+#: What ``method="auto"`` picks: the cheapest step that meets the documented accuracy.
+_AUTO = {"float32": "newton", "float64": "order5"}
+
+
+class KeplerResult(eqx.Module):
+    """Eccentric anomaly ``E`` in [0, 2 pi) with the sines and cosines of ``E`` and of the true
+    anomaly ``f``; every field has exact derivatives with respect to ``M`` and ``e``."""
+
+    eccentric_anomaly: Float[Array, "*batch"]
+    sin_E: Float[Array, "*batch"]
+    cos_E: Float[Array, "*batch"]
+    sin_f: Float[Array, "*batch"]
+    cos_f: Float[Array, "*batch"]
+
+    @property
+    def true_anomaly(self) -> Float[Array, "*batch"]:
+        """``f`` in [0, 2 pi), on the same half-orbit as ``E``."""
+        f = jnp.arctan2(self.sin_f, self.cos_f)
+        return jnp.where(f < 0, f + 2 * math.pi, f)
+
+
+class KeplerSolver(eqx.Module):
+    """Solver of Kepler's equation ``M = E - e sin E`` for batches of any broadcastable shape.
+
+    Markley's starter followed by ``num_iter`` correction steps of ``method``:
+
+    * ``"auto"`` (default): ``"order5"`` in float64, ``"newton"`` in float32. One step reaches
+      ``|E - E*| <= 1e-14`` rad in float64 (measured 9e-16) and ``<= 2e-6`` rad in float32
+      (measured 5e-7) for all ``M`` and ``0 <= e <= 1 - 1e-9``.
+    * ``"newton"``, ``"halley"``, ``"order4"``, ``"order5"``: steps of order 2 to 5.
+
+    ``check=True`` (default) validates values inside compiled code with ``equinox.error_if``:
+    ``e`` outside [0, 1) or a non-finite ``M`` raises at run time (``EQX_ON_ERROR`` selects
+    raise / nan / breakpoint). ``check=False`` skips the error machinery for speed; invalid
+    elements then come out as NaN, never as a silent number.
+
+    All fields are static: a new configuration compiles a new program, new data never does.
+    Modules are immutable; use ``dataclasses.replace`` or a new instance to change a field.
+    """
+
+    method: str = eqx.field(static=True, default="auto")
+    num_iter: int = eqx.field(static=True, default=1)
+    check: bool = eqx.field(static=True, default=True)
+
+    def __check_init__(self):
+        if self.method not in ("auto", *METHODS):
+            raise ValueError(
+                f"method must be one of {('auto', *METHODS)}, got {self.method!r}"
+            )
+        if not isinstance(self.num_iter, int) or isinstance(self.num_iter, bool):
+            raise TypeError(f"num_iter must be an int, got {type(self.num_iter).__name__}")
+        if self.num_iter < 1:
+            raise ValueError(f"num_iter must be >= 1, got {self.num_iter}")
+        if not isinstance(self.check, bool):
+            raise TypeError(f"check must be a bool, got {type(self.check).__name__}")
+
+    def _solve(self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]):
+        mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
+        valid = jnp.isfinite(mean_anomaly) & (ecc >= 0) & (ecc < 1)
+        if self.check:
+            mean_anomaly, ecc = eqx.error_if(
+                (mean_anomaly, ecc),
+                ~valid,
+                "Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly",
+            )
+        else:
+            # Added, not selected, so that derivatives are NaN there too.
+            mean_anomaly = mean_anomaly + jnp.where(valid, 0, jnp.nan)
+        method = _AUTO[ecc.dtype.name] if self.method == "auto" else self.method
+        return solve(mean_anomaly, ecc, method, self.num_iter)
+
+    def __call__(
+        self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]
+    ) -> Float[Array, "*batch"]:
+        """Eccentric anomaly ``E`` in [0, 2 pi) for real ``mean_anomaly``, ``0 <= ecc < 1``."""
+        return self._solve(mean_anomaly, ecc)[0]
+
+    def solve(
+        self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]
+    ) -> KeplerResult:
+        """``E``, ``sin E``, ``cos E``, ``sin f``, ``cos f`` from one solve.
+
+        ``cos f = (cos E - e) / (1 - e cos E)``, ``sin f = sqrt(1 - e^2) sin E / (1 - e cos E)``,
+        each written with ``1 - cos E`` so they keep their digits as ``e -> 1``.
+        """
+        E, sin_E, cos_E, sin_f, cos_f, _ = self._solve(mean_anomaly, ecc)
+        return KeplerResult(E, sin_E, cos_E, sin_f, cos_f)
