@@ -1,0 +1,44 @@
+"""Bounds-checked ``dynamic_slice``: a window that errors instead of silently shifting."""
+
+from typing import Literal
+
+import equinox as eqx
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, ArrayLike, Int, Shaped
+
+
+def window(
+    a: Shaped[ArrayLike, "..."],
+    start: Int[ArrayLike, ""],
+    size: int,
+    *,
+    axis: int = 0,
+    mode: Literal["check", "clip"] = "check",
+) -> Shaped[Array, "..."]:
+    """``a[start : start + size]`` along ``axis`` for a traced ``start`` (static ``size``).
+
+    ``lax.dynamic_slice`` moves a window that leaves the array back inside it, returning the
+    wrong elements without a word. Here ``mode="check"`` (default) requires
+    ``0 <= start <= a.shape[axis] - size`` and otherwise raises through ``eqx.error_if``
+    (inside ``jit``, ``vmap``, ``scan`` too; ``EQX_ON_ERROR=nan`` returns NaN instead and
+    ``EQX_ON_ERROR=off`` skips the check; set it before importing). ``mode="clip"`` keeps
+    JAX's clamping, on purpose.
+    """
+    a = jnp.asarray(a)
+    start = jnp.asarray(start)
+    if mode not in ("check", "clip"):
+        raise ValueError(f'mode must be "check" or "clip", got {mode!r}')
+    if not jnp.issubdtype(start.dtype, jnp.integer) or start.ndim != 0:
+        raise TypeError(f"start must be an integer scalar, got {start.dtype}{list(start.shape)}")
+    if not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"axis must be in [{-a.ndim}, {a.ndim}) for a of shape {a.shape}")
+    axis %= a.ndim
+    n = a.shape[axis]
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= n:
+        raise ValueError(f"size must be a static int in [0, {n}] (a.shape[{axis}]), got {size!r}")
+    out = lax.dynamic_slice_in_dim(a, start, size, axis=axis)
+    if mode == "clip":
+        return out
+    bad = (start < 0) | (start > n - size)
+    return eqx.error_if(out, bad, f"window: start must be in [0, {n - size}] for size {size}")
