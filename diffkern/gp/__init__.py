@@ -1,0 +1,17 @@
+"""Gaussian processes: kernels, dense Cholesky and quasiseparable solvers, batches of series."""
+
+from diffkern.gp._gp import GaussianProcess as GaussianProcess
+from diffkern.gp._kernel import Constant as Constant
+from diffkern.gp._kernel import Kernel as Kernel
+from diffkern.gp._kernel import Product as Product
+from diffkern.gp._kernel import Sum as Sum
+from diffkern.gp._ragged import log_probability_padded as log_probability_padded
+from diffkern.gp._ragged import log_probability_ragged as log_probability_ragged
+from diffkern.gp._sho import SHO as SHO
+from diffkern.gp._stationary import Cosine as Cosine
+from diffkern.gp._stationary import Exp as Exp
+from diffkern.gp._stationary import ExpSineSquared as ExpSineSquared
+from diffkern.gp._stationary import ExpSquared as ExpSquared
+from diffkern.gp._stationary import Matern32 as Matern32
+from diffkern.gp._stationary import Matern52 as Matern52
+from diffkern.gp._stationary import QuasiPeriodic as QuasiPeriodic

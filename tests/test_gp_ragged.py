@@ -1,0 +1,133 @@
+"""Ragged batches: per-series values, padding adds nothing, few compiles, sharding."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffkern.gp import GaussianProcess, Matern32, log_probability_padded, log_probability_ragged
+from diffkern.jit import bucket_length, count_compiles
+
+
+def _series(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = [np.sort(rng.uniform(0, 20, n)) for n in lengths]
+    ys = [np.sin(x) + 0.2 * rng.normal(size=x.size) for x in xs]
+    diags = [rng.uniform(0.01, 0.1, x.size) for x in xs]
+    return xs, ys, diags
+
+
+def _unpadded(kernel, xs, ys, diags):
+    f = jax.jit(
+        lambda k, x, y, d: GaussianProcess(k, x, diag=d, solver="cholesky").log_probability(y)
+    )
+    return np.array([f(kernel, x, y, d) for x, y, d in zip(xs, ys, diags, strict=True)])
+
+
+def test_equals_unpadded_per_series(x64):
+    lengths = [50, 51, 70, 120, 121, 200]
+    xs, ys, diags = _series(lengths)
+    kernel = 1.4 * Matern32(2.0)
+    out = log_probability_ragged(kernel, xs, ys, diags)
+    assert out.shape == (len(lengths),)
+    np.testing.assert_allclose(out, _unpadded(kernel, xs, ys, diags), rtol=1e-12)
+
+
+def test_padding_contributes_nothing(dtype):
+    x, y, d = (np.asarray(a[0], dtype) for a in _series([30], 1))
+    X = np.full((2, 48), 5.0, dtype)
+    Y = np.full((2, 48), 123.0, dtype)
+    D = np.full((2, 48), 7.0, dtype)
+    M = np.zeros((2, 48), bool)
+    X[0, :30], Y[0, :30], D[0, :30], M[0, :30] = x, y, d, True
+    X[1, 5:35], Y[1, 5:35], D[1, 5:35], M[1, 5:35] = x, y, d, True  # mask anywhere
+    out = log_probability_padded(Matern32(jnp.asarray(2.0, dtype)), X, Y, D, M)
+    single = GaussianProcess(Matern32(jnp.asarray(2.0, dtype)), x, diag=d).log_probability(y)
+    rtol = 1e-5 if dtype == jnp.float32 else 1e-12
+    np.testing.assert_allclose(out, [single, single], rtol=rtol)
+    empty = log_probability_padded(Matern32(jnp.asarray(2.0, dtype)), X, Y, D, np.zeros_like(M))
+    np.testing.assert_array_equal(empty, [0, 0])
+
+
+def test_few_compiles_for_any_mix(x64):
+    rng = np.random.default_rng(2)
+    first = _series(rng.integers(50, 130, 24), 3)
+    second = _series(rng.integers(50, 130, 17), 4)
+    kernel = 1.4 * Matern32(2.0)
+    n_buckets = len({bucket_length(n) for n in range(50, 130)})
+    with count_compiles() as counts:
+        jax.block_until_ready(log_probability_ragged(kernel, *first))
+    assert counts.compiles <= n_buckets + 1  # one per length bucket, one gather
+    with count_compiles() as counts:
+        out = log_probability_ragged(1.1 * Matern32(3.0), *second)
+    assert counts.by_function["log_probability_padded"] <= 1  # a new series-count bucket at most
+    assert counts.compiles <= 2
+    np.testing.assert_allclose(out, _unpadded(1.1 * Matern32(3.0), *second), rtol=1e-12)
+
+
+def test_gradient_matches_unpadded(x64):
+    xs, ys, diags = _series([40, 90], 5)
+    g = jax.grad(lambda s: log_probability_ragged(Matern32(s), xs, ys, diags).sum())(2.0)
+    single = jax.jit(
+        jax.grad(lambda s, x, y, d: GaussianProcess(Matern32(s), x, diag=d).log_probability(y))
+    )
+    ref = sum(single(2.0, x, y, d) for x, y, d in zip(xs, ys, diags, strict=True))
+    np.testing.assert_allclose(g, ref, rtol=1e-11)
+
+
+def test_vmap_over_kernel_parameters(x64):
+    xs, ys, diags = _series([30, 30, 30], 6)
+    X, Y, D = (np.stack(a) for a in (xs, ys, diags))
+    M = np.ones(X.shape, bool)
+    scales = jnp.asarray([1.0, 2.0])
+    out = jax.vmap(lambda s: log_probability_padded(Matern32(s), X, Y, D, M))(scales)
+    assert out.shape == (2, 3)
+    np.testing.assert_allclose(out[1], _unpadded(Matern32(2.0), xs, ys, diags), rtol=1e-12)
+
+
+def test_bad_input():
+    xs, ys, diags = _series([10, 12])
+    with pytest.raises(ValueError, match="same number of series"):
+        log_probability_ragged(Matern32(1.0), xs, ys[:1])
+    with pytest.raises(ValueError, match=r"xs\[1\] and ys\[1\]"):
+        log_probability_ragged(Matern32(1.0), xs, [ys[0], ys[1][:5]])
+
+
+_SHARDED = textwrap.dedent(
+    """
+    import jax, numpy as np, equinox as eqx
+    jax.config.update("jax_enable_x64", True)
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    from diffkern.gp import Matern32, log_probability_padded
+    assert len(jax.devices()) == 8
+    rng = np.random.default_rng(0)
+    X = np.sort(rng.uniform(0, 10, (16, 40)), axis=1)
+    Y, D = np.sin(X), np.full(X.shape, 0.05)
+    M = np.arange(40)[None, :] < rng.integers(5, 41, 16)[:, None]
+    f = eqx.filter_jit(log_probability_padded)
+    single = f(Matern32(2.0), X, Y, D, M)
+    sharding = NamedSharding(Mesh(np.array(jax.devices()), ("series",)), P("series", None))
+    args = [jax.device_put(a, sharding) for a in (X, Y, D, M)]
+    out = f(Matern32(2.0), *args)
+    assert not out.sharding.is_fully_replicated, out.sharding
+    assert len(out.sharding.device_set) == 8
+    np.testing.assert_allclose(out, single, rtol=1e-12)
+    print("ok")
+    """
+)
+
+
+def test_sharded_batch_matches_single_device():
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _SHARDED], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
