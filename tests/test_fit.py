@@ -1,0 +1,121 @@
+"""diffkern.fit: optax optimizers on any pytree, has_aux, no recompiles, Laplace covariance."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from diffkern.fit import FitResult, laplace, minimize
+from diffkern.jit import count_compiles
+from diffkern.testing import tolerance
+
+
+def booth(p):
+    """Booth's function: minimum 0 at (1, 3)."""
+    return (p[0] + 2 * p[1] - 7) ** 2 + (2 * p[0] + p[1] - 5) ** 2
+
+
+@pytest.mark.parametrize(
+    "optimizer, steps",
+    [(optax.adam(0.1), 1000), (optax.sgd(0.01), 1000)],
+    ids=["adam", "sgd"],
+)
+def test_booth_from_7p5_minus_7p5(dtype, optimizer, steps):
+    result = minimize(booth, jnp.array([7.5, -7.5], dtype), optimizer, steps=steps, progress=False)
+    assert isinstance(result, FitResult)
+    assert result.params.dtype == dtype
+    atol = tolerance(dtype, float32=1e-4, float64=1e-7)
+    np.testing.assert_allclose(result.params, [1.0, 3.0], atol=atol)
+    assert float(result.value) < atol
+
+
+class _Line(eqx.Module):
+    slope: jax.Array
+    intercept: jax.Array
+    name: str = eqx.field(static=True, default="line")
+    degree: int = 1  # a non-array leaf: held fixed
+
+    def __call__(self, x):
+        return self.slope * x + self.intercept
+
+
+def _squared_error(model, x, y):
+    residual = model(x) - y
+    return jnp.sum(residual**2), residual
+
+
+def test_module_params_has_aux_and_new_data_do_not_recompile(x64):
+    x = jnp.linspace(0.0, 1.0, 20)
+    y = 2.0 * x - 1.0
+    model = _Line(jnp.array(0.0), jnp.array(0.0))
+    optimizer = optax.lbfgs()
+    result = minimize(
+        _squared_error, model, optimizer, steps=20, args=(x, y), has_aux=True, progress=False
+    )
+    np.testing.assert_allclose(
+        [result.params.slope, result.params.intercept], [2.0, -1.0], atol=1e-8
+    )
+    assert result.params.degree == 1 and result.params.name == "line"
+    np.testing.assert_allclose(result.aux, result.params(x) - y, atol=1e-12)
+
+    y2 = 3.0 * x + 0.5
+    with count_compiles() as counts:
+        again = minimize(
+            _squared_error, model, optimizer, steps=20, args=(x, y2), has_aux=True, progress=False
+        )
+    assert counts.compiles == 0, counts.by_function
+    np.testing.assert_allclose([again.params.slope, again.params.intercept], [3.0, 0.5], atol=1e-8)
+
+
+def test_gtol_stops_early_and_progress_is_reported(capsys):
+    start = jnp.array([7.5, -7.5])
+    result = minimize(booth, start, optax.sgd(0.01), steps=2000, gtol=1e-3, label="booth")
+    assert result.steps < 2000
+    assert float(result.grad_norm) <= 1e-3
+    err = capsys.readouterr().err
+    assert "booth [" in err and "(converged)" in err and "loss=" in err
+
+
+def test_laplace_of_a_gaussian_is_exact(x64):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 3))
+    precision = a @ a.T + 3 * np.eye(3)
+    mean = np.array([0.5, -1.0, 2.0])
+    loss = lambda p: 0.5 * (p["x"] - mean) @ jnp.asarray(precision) @ (p["x"] - mean)
+    approx = laplace(loss, {"x": jnp.asarray(mean)})
+    np.testing.assert_allclose(approx.cov, np.linalg.inv(precision), rtol=1e-10)
+    np.testing.assert_allclose(
+        approx.std["x"], np.sqrt(np.diag(np.linalg.inv(precision))), rtol=1e-10
+    )
+    draws = approx.sample(jax.random.key(0), 20000)
+    np.testing.assert_allclose(
+        np.cov(np.asarray(draws["x"]).T), np.linalg.inv(precision), atol=0.01
+    )
+
+
+def test_laplace_of_linear_regression_matches_least_squares(x64):
+    """Posterior covariance of a flat-prior linear fit: sigma^2 (A^T A)^-1."""
+    x = jnp.linspace(-1.0, 1.0, 30)
+    sigma = 0.3
+    y = 0.7 * x + 0.2
+    loss = lambda m, x, y: _squared_error(m, x, y)[0] / (2 * sigma**2)
+    design = np.stack([np.asarray(x), np.ones(30)], axis=1)
+    slope, intercept = np.linalg.lstsq(design, np.asarray(y), rcond=None)[0]
+    approx = laplace(loss, _Line(jnp.asarray(slope), jnp.asarray(intercept)), x, y)
+    expected = sigma**2 * np.linalg.inv(design.T @ design)
+    np.testing.assert_allclose(approx.cov, expected, rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(approx.std.slope, np.sqrt(expected[0, 0]), rtol=1e-8)
+
+
+def test_laplace_rejects_a_maximum(x64):
+    with pytest.raises(Exception, match="not positive definite"):
+        laplace(lambda p: -jnp.sum(p**2), jnp.zeros(2))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        minimize(booth, jnp.zeros(2), optax.adam(0.1), steps=0)
+    with pytest.raises(TypeError, match="no inexact-array leaves"):
+        minimize(lambda p: 0.0, {"n": 3}, optax.adam(0.1), steps=1)
