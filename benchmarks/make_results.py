@@ -1,0 +1,90 @@
+"""Turn a pytest-benchmark JSON into ``benchmarks/RESULTS.md``.
+
+diffkern bench --json bench.json
+python benchmarks/make_results.py bench.json            # writes benchmarks/RESULTS.md
+python benchmarks/make_results.py bench.json -o out.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from diffkern._bench import format_table, rows
+
+_METHOD = """\
+Each time is the median over rounds of one case. Every case calls its function once first
+(compilation excluded from run time), blocks on the result (`jax.block_until_ready`) inside each
+timed round, and checks diffkern's answer against the peer's before timing. pytest-benchmark
+picks the rounds (at least 5, about 1 s per case; `--quick`: at least 3, about 0.2 s).
+`compile ...` cases time a cold call (trace + compile + run) from cleared JAX caches instead.
+Speedup = best peer median / diffkern median (above 1: diffkern is faster). The machine may be
+shared and noisy: compare ratios from one run, not absolute times across machines."""
+
+
+def _environment(data: dict) -> dict[str, str]:
+    machine = data.get("machine_info", {})
+    cpu = machine.get("cpu", {})
+    infos = [b["extra_info"] for b in data.get("benchmarks", [])]
+    first = infos[0] if infos else {}
+    versions = sorted({(i.get("library", "?").split(":")[0], i.get("version", "?")) for i in infos})
+    modes = sorted({i.get("mode", "full") for i in infos})
+    commit = data.get("commit_info", {})
+    dirty = " (with local changes)" if commit.get("dirty") else ""
+    return {
+        "commit": f"{commit.get('id', '?')[:12]}{dirty}",
+        "date": data.get("datetime", "?"),
+        "cpu": f"{cpu.get('brand_raw', machine.get('machine'))}, {cpu.get('count', '?')} cores",
+        "python": machine.get("python_version", "?"),
+        "jax": first.get("jax", "?"),
+        "device": f"{first.get('device', '?')} ({first.get('backend', '?')})",
+        "libraries": ", ".join(f"{name} {version}" for name, version in versions),
+        "mode": ", ".join(modes),
+    }
+
+
+def render(data: dict) -> str:
+    """The Markdown text of RESULTS.md for a pytest-benchmark JSON document."""
+    env = _environment(data)
+    quick = " --quick" if env["mode"] == "quick" else ""
+    return f"""# diffkern benchmark results
+
+Latest run of the suite in `benchmarks/` on this machine, diffkern side by side with its peers.
+
+- date: {env["date"]}
+- commit: {env["commit"]}
+- CPU: {env["cpu"]}
+- device: {env["device"]}
+- python {env["python"]}, jax {env["jax"]}
+- libraries: {env["libraries"]}
+- mode: {env["mode"]}
+
+Reproduce:
+
+```
+pip install -e ".[bench]"
+diffkern bench{quick} --json bench.json
+python benchmarks/make_results.py bench.json
+```
+
+{_METHOD}
+
+{format_table(rows(data), markdown=True)}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", help="pytest-benchmark JSON (from diffkern bench --json)")
+    parser.add_argument("-o", "--output", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args(argv)
+    with open(args.json) as f:
+        text = render(json.load(f))
+    Path(args.output).write_text(text)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

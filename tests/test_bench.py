@@ -1,0 +1,199 @@
+"""``diffkern bench``: table building, file selection, and runs of a tiny suite through the CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diffkern import _bench
+from diffkern.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _entry(group: str, library: str, median: float, device: str = "cpu") -> dict:
+    return {
+        "group": group,
+        "name": f"test[{library}]",
+        "extra_info": {"library": library, "device": device, "version": "1.0", "jax": "0.0"},
+        "stats": {"median": median, "rounds": 5},
+    }
+
+
+SYNTHETIC = {
+    "datetime": "2026-01-02T03:04:05",
+    "machine_info": {"python_version": "3.11", "cpu": {"brand_raw": "Test CPU", "count": 2}},
+    "benchmarks": [
+        _entry("kepler value float64 N=1000", "diffkern", 2e-3),
+        _entry("kepler value float64 N=1000", "jaxoplanet", 6e-3),
+        _entry("kepler value float64 N=1000", "exoplanet-core", 4e-3),
+        _entry("scan N=1000", "diffkern:sequential", 1e-4),
+        _entry("scan N=1000", "diffkern:associative", 5e-5),
+        _entry("scan N=1000", "scipy", 1e-4),
+        _entry("checkpoint N=10", "diffkern", 3.0),
+        _entry("baseline only", "numpy", 7e-9),
+    ],
+}
+KEPLER_ROW = "| kepler value float64 N=1000 | 2 ms | exoplanet-core | 4 ms | 2.00x | cpu |"
+
+
+def test_rows_pick_the_fastest_peer_and_split_diffkern_variants():
+    table = _bench.rows(SYNTHETIC)
+    by_case = {r.case: r for r in table}
+    assert [r.case for r in table] == [
+        "kepler value float64 N=1000",
+        "scan N=1000 [sequential]",
+        "scan N=1000 [associative]",
+        "checkpoint N=10",
+        "baseline only",
+    ]
+    kepler = by_case["kepler value float64 N=1000"]
+    assert (kepler.peer, kepler.peer_time, kepler.diffkern) == ("exoplanet-core", 4e-3, 2e-3)
+    assert kepler.speedup == pytest.approx(2.0)
+    assert by_case["scan N=1000 [associative]"].speedup == pytest.approx(2.0)
+    assert by_case["checkpoint N=10"].peer is None
+    assert by_case["checkpoint N=10"].speedup is None
+    assert by_case["baseline only"].diffkern is None
+    assert by_case["baseline only"].peer == "numpy"
+
+
+def test_format_table_text_and_markdown():
+    text = _bench.format_table(_bench.rows(SYNTHETIC))
+    lines = text.splitlines()
+    assert lines[0].split() == ["case", "diffkern", "best", "peer", "peer", "time", "speedup"] + [
+        "device"
+    ]
+    assert "2 ms  exoplanet-core" in lines[1] and "2.00x" in lines[1] and lines[1].endswith("cpu")
+    assert "3 s" in text and "7 ns" in text
+    markdown = _bench.format_table(_bench.rows(SYNTHETIC), markdown=True).splitlines()
+    assert markdown[0] == "| case | diffkern | best peer | peer time | speedup | device |"
+    assert (
+        markdown[2]
+        == "| kepler value float64 N=1000 | 2 ms | exoplanet-core | 4 ms | 2.00x | cpu |"
+    )
+    assert len(markdown) == 2 + 5
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "-"), (12.5, "12.5 s"), (0.0123, "12.3 ms"), (4.56e-5, "45.6 µs"), (3e-8, "30 ns")],
+)
+def test_format_seconds(seconds, text):
+    assert _bench.format_seconds(seconds) == text
+
+
+@pytest.fixture
+def suite(tmp_path):
+    for name in ("kepler", "gp", "gp_quasisep", "scan", "compile"):
+        (tmp_path / f"test_{name}.py").write_text("")
+    (tmp_path / "conftest.py").write_text("")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("only", "expected"),
+    [
+        (None, ["compile", "gp", "gp_quasisep", "kepler", "scan"]),
+        ("kepler", ["kepler"]),
+        ("gp", ["gp", "gp_quasisep"]),
+        ("gp_quasisep,kepler", ["gp_quasisep", "kepler"]),
+        (" scan , scan ", ["scan"]),
+    ],
+)
+def test_only_selects_files(suite, only, expected):
+    files = _bench.select(suite, only)
+    assert [f.stem.removeprefix("test_") for f in files] == expected
+
+
+def test_only_rejects_unknown_names(suite):
+    with pytest.raises(_bench.BenchError, match=r"'orbits'.*available: compile, gp"):
+        _bench.select(suite, "kepler,orbits")
+
+
+def test_benchmark_directory(tmp_path, capsys):
+    assert _bench.find_benchmarks() == ROOT / "benchmarks"
+    with pytest.raises(_bench.BenchError, match="no benchmark suite at"):
+        _bench.find_benchmarks(str(tmp_path))
+    assert main(["bench", "--benchmarks", str(tmp_path)]) == 2
+    assert "--benchmarks must name a directory" in capsys.readouterr().err
+
+
+def test_make_results_renders_environment_and_table(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "make_results", ROOT / "benchmarks/make_results.py"
+    )
+    make_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_results)
+    source = tmp_path / "bench.json"
+    source.write_text(json.dumps(SYNTHETIC))
+    assert make_results.main([str(source), "-o", str(tmp_path / "RESULTS.md")]) == 0
+    text = (tmp_path / "RESULTS.md").read_text()
+    for needle in ("2026-01-02T03:04:05", "Test CPU, 2 cores", "jax 0.0", "diffkern bench --json"):
+        assert needle in text
+    assert KEPLER_ROW in text
+
+
+TINY_BENCHMARK = """
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import sizes
+
+
+@pytest.mark.parametrize("n", sizes([1000, 100000], smoke=8))
+@pytest.mark.parametrize("library", ["diffkern", "numpy"])
+def test_sum(bench, library, n):
+    x = np.arange(n, dtype=np.float32)
+    fn, arg = (jax.jit(jnp.sum), jnp.asarray(x)) if library == "diffkern" else (np.sum, x)
+    result = bench(fn, arg, group=f"sum N={n}", library=library, n=n)
+    np.testing.assert_allclose(result, n * (n - 1) / 2, rtol=1e-6)
+"""
+
+
+def _run_cli(directory: Path, *options: str, **env: str):
+    """``diffkern bench`` on ``directory`` from inside it, with a relative ``--json`` path."""
+    process = subprocess.run(
+        [sys.executable, "-m", "diffkern.cli", "bench", "--benchmarks", "."]
+        + ["--json", "out.json", *options],
+        cwd=directory,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return process, json.loads((directory / "out.json").read_text())
+
+
+@pytest.fixture
+def tiny_suite(tmp_path):
+    directory = tmp_path / "benchmarks"
+    directory.mkdir()
+    shutil.copy(ROOT / "benchmarks/conftest.py", directory)
+    (directory / "test_tiny.py").write_text(TINY_BENCHMARK)
+    return directory
+
+
+def test_smoke_run_through_the_cli(tiny_suite):
+    process, data = _run_cli(tiny_suite, "--only", "tiny", DIFFKERN_BENCH_SMOKE="1")
+    out = process.stdout
+    assert "[2/2" in out and out.count("PASSED") == 2
+    assert "sum N=8" in out and "numpy" in out and "speedup" in out
+    infos = [b["extra_info"] for b in data["benchmarks"]]
+    assert {i["mode"] for i in infos} == {"smoke"} and {i["n"] for i in infos} == {8}
+    assert {b["stats"]["rounds"] for b in data["benchmarks"]} == {1}
+
+
+def test_quick_run_keeps_the_smallest_size_and_caps_rounds(tiny_suite):
+    _, data = _run_cli(tiny_suite, "--quick", DIFFKERN_BENCH_SMOKE="0")
+    assert {b["group"] for b in data["benchmarks"]} == {"sum N=1000"}
+    assert {b["options"]["max_time"] for b in data["benchmarks"]} == {0.2}
+    assert {b["options"]["min_rounds"] for b in data["benchmarks"]} == {3}
