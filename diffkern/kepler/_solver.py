@@ -58,9 +58,7 @@ class KeplerSolver(eqx.Module):
 
     def __check_init__(self):
         if self.method not in ("auto", *METHODS):
-            raise ValueError(
-                f"method must be one of {('auto', *METHODS)}, got {self.method!r}"
-            )
+            raise ValueError(f"method must be one of {('auto', *METHODS)}, got {self.method!r}")
         if not isinstance(self.num_iter, int) or isinstance(self.num_iter, bool):
             raise TypeError(f"num_iter must be an int, got {type(self.num_iter).__name__}")
         if self.num_iter < 1:
@@ -70,18 +68,7 @@ class KeplerSolver(eqx.Module):
 
     def _solve(self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]):
         mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
-        valid = jnp.isfinite(mean_anomaly) & (ecc >= 0) & (ecc < 1)
-        if self.check:
-            mean_anomaly, ecc = eqx.error_if(
-                (mean_anomaly, ecc),
-                ~valid,
-                "Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly",
-            )
-        else:
-            # Added, not selected, so that derivatives are NaN there too.
-            mean_anomaly = mean_anomaly + jnp.where(valid, 0, jnp.nan)
-        method = _AUTO[ecc.dtype.name] if self.method == "auto" else self.method
-        return solve(mean_anomaly, ecc, method, self.num_iter)
+        return _checked_solve(self, mean_anomaly, ecc)
 
     def __call__(
         self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]
@@ -99,3 +86,23 @@ class KeplerSolver(eqx.Module):
         """
         E, sin_E, cos_E, sin_f, cos_f, _ = self._solve(mean_anomaly, ecc)
         return KeplerResult(E, sin_E, cos_E, sin_f, cos_f)
+
+
+# One compiled program per (configuration, shape, dtype), so that calls outside ``jit`` neither
+# run op by op nor build a new loop program per call; inside ``jit`` it is simply inlined.
+@eqx.filter_jit
+def _checked_solve(
+    solver: KeplerSolver, mean_anomaly: Float[Array, "*b"], ecc: Float[Array, "*b"]
+) -> tuple[Float[Array, "*b"], ...]:
+    valid = jnp.isfinite(mean_anomaly) & (ecc >= 0) & (ecc < 1)
+    if solver.check:
+        mean_anomaly, ecc = eqx.error_if(
+            (mean_anomaly, ecc),
+            ~valid,
+            "Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly",
+        )
+    else:
+        # Added, not selected, so that derivatives are NaN there too.
+        mean_anomaly = mean_anomaly + jnp.where(valid, 0, jnp.nan)
+    method = _AUTO[ecc.dtype.name] if solver.method == "auto" else solver.method
+    return solve(mean_anomaly, ecc, method, solver.num_iter)
