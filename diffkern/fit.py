@@ -190,6 +190,11 @@ def minimize(
         )  # fmt: skip
         taken = int(taken)
         done += taken
+        if not np.isfinite(float(value)):
+            raise FloatingPointError(
+                f"{label}: the loss is {float(value)} after {done} steps (a value check in the "
+                "loss failed, or it overflowed); EQX_ON_ERROR=raise names the failed check"
+            )
         losses.append(value)
         converged = taken == 0 or float(gnorm) <= gtol
         if progress:
@@ -213,12 +218,20 @@ def laplace(loss: Callable[..., Any], params: PyTree, *args: Any, has_aux: bool 
 
     ``params`` should minimise ``loss`` (e.g. ``minimize(...).params``). The covariance is the
     inverse of the exact Hessian ``H = d^2 loss / d theta^2`` of the flattened inexact-array
-    leaves. If ``H`` is not positive definite (``params`` is not a minimum) an
-    ``equinox.error_if`` check fails; set ``EQX_ON_ERROR=nan`` to get NaN instead.
+    leaves. If ``H`` is not finite and positive definite (``params`` is not a minimum) this
+    raises ``ValueError``: on the host after the compiled program ran, or through
+    ``equinox.error_if`` when ``laplace`` is itself traced (inside ``jax.jit``).
     """
     diff, static = eqx.partition(params, eqx.is_inexact_array)
-    hessian, cov, std = _laplace(loss, static, has_aux, diff, args)
+    hessian, cov, std, ok = _laplace(loss, static, has_aux, diff, args)
+    if isinstance(ok, jax.core.Tracer):
+        cov = eqx.error_if(cov, ~ok, _NOT_A_MINIMUM)
+    elif not bool(ok):
+        raise ValueError(_NOT_A_MINIMUM)
     return Laplace(mean=params, std=eqx.combine(std, static), cov=cov, hessian=hessian)
+
+
+_NOT_A_MINIMUM = "laplace: the Hessian of loss is not positive definite at params (not a minimum)"
 
 
 @eqx.filter_jit
@@ -228,11 +241,7 @@ def _laplace(loss, static, has_aux, diff, args):
     hessian = jax.hessian(flat_loss)(flat)
     hessian = 0.5 * (hessian + hessian.T)
     chol = jnp.linalg.cholesky(hessian)
-    chol = eqx.error_if(
-        chol,
-        ~jnp.all(jnp.isfinite(chol)),
-        "laplace: the Hessian of loss is not positive definite at params (not a minimum)",
-    )
     eye = jnp.eye(flat.shape[0], dtype=flat.dtype)
     cov = jax.scipy.linalg.cho_solve((chol, True), eye)
-    return hessian, cov, unravel(jnp.sqrt(jnp.diag(cov)))
+    # checked by the caller, on the host: no callback here, so the program can be cached
+    return hessian, cov, unravel(jnp.sqrt(jnp.diag(cov))), jnp.all(jnp.isfinite(chol))

@@ -1,9 +1,11 @@
 """Compile seconds of a workload in fresh processes: no cache, cache being filled, cache warm.
 
-    python profiles/cache_speedup.py [demo|kepler|gp-batch|SCRIPT] [--out FILE.txt]
+    python profiles/cache_speedup.py [demo|kepler|gp-batch|SCRIPT] [--checks nan] [--out FILE]
 
 Each run is a new Python process that runs the workload under ``count_compiles`` and reports
 backend compile seconds (persistent-cache loads excluded), cache hits and wall time.
+``--checks nan`` runs all three with :func:`diffkern.jit.set_value_checks` ``("nan")``: value
+checks without host callbacks, so that every program can be cached.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 
 _CHILD = """
 import json, sys, time
-from diffkern.jit import count_compiles, enable_persistent_cache
+from diffkern.jit import count_compiles, enable_persistent_cache, set_value_checks
 from diffkern.profile._workloads import prepare
+set_value_checks(sys.argv[3])
 if sys.argv[2]:
     enable_persistent_cache(sys.argv[2])
 run = prepare(sys.argv[1])
@@ -31,26 +34,26 @@ print(json.dumps({"compile_s": c.compile_seconds, "compiles": c.compiles,
 """
 
 
-def _run(workload: str, cache: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, workload, cache], capture_output=True, text=True, check=True
-    )
+def _run(workload: str, cache: str, checks: str) -> dict:
+    cmd = [sys.executable, "-c", _CHILD, workload, cache, checks]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", nargs="?", default="demo")
+    parser.add_argument("--checks", choices=("raise", "nan"), default="raise")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="diffkern-cache-") as cache:
         rows = {
-            "no cache": _run(args.workload, ""),
-            "cache, first process (fills it)": _run(args.workload, cache),
-            "cache, second process": _run(args.workload, cache),
+            "no cache": _run(args.workload, "", args.checks),
+            "cache, first process (fills it)": _run(args.workload, cache, args.checks),
+            "cache, second process": _run(args.workload, cache, args.checks),
         }
     base, warm = rows["no cache"], rows["cache, second process"]
-    lines = [f"workload: {args.workload}"]
+    lines = [f"workload: {args.workload}, value checks: {args.checks}"]
     for name, r in rows.items():
         lines.append(
             f"{name:32s} compile {r['compile_s']:8.2f} s  compiles {r['compiles']:5d}  "

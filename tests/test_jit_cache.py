@@ -1,4 +1,5 @@
-"""Persistent compilation cache: a fresh process loads instead of compiling; bad dirs only warn."""
+"""Persistent compilation cache: a fresh process loads a kernel instead of compiling it (value
+checks in NaN mode); bad directories only warn."""
 
 import json
 import os
@@ -14,41 +15,44 @@ _SCRIPT = textwrap.dedent(
     """
     import json, sys
     import jax, jax.numpy as jnp
-    from diffkern.jit import count_compiles, enable_persistent_cache
+    from diffkern.jit import count_compiles, enable_persistent_cache, set_value_checks
 
+    set_value_checks(sys.argv[2])
     where = enable_persistent_cache(sys.argv[1])
-
-    @jax.jit
-    def kepler_residual(mean_anomaly, ecc):
-        E = mean_anomaly
-        for _ in range(3):
-            E = E - (E - ecc * jnp.sin(E) - mean_anomaly) / (1 - ecc * jnp.cos(E))
-        return E - ecc * jnp.sin(E) - mean_anomaly
+    from diffkern.kepler import eccentric_anomaly  # checks 0 <= ecc < 1 with eqx.error_if
 
     m = jnp.linspace(0.0, 3.0, 64)
     e = jnp.asarray(0.3, m.dtype)
-    with count_compiles() as c:
-        r = kepler_residual(m, e)
-    print(json.dumps({"where": str(where), "compiles": c.by_function["kepler_residual"],
-                      "hits": c.cache_hits, "max": float(jnp.max(jnp.abs(r)))}))
+    with count_compiles(watch_entry_points=False) as c:
+        E = eccentric_anomaly(m, e)
+    r = E - e * jnp.sin(E) - m
+    print(json.dumps({"where": str(where), "compiles": c.compiles, "hits": c.cache_hits,
+                      "max": float(jnp.max(jnp.abs(r)))}))
     """
 )
 
 
-def _run(cache_dir, *warning_flags) -> dict:
+def _run(cache_dir, checks="nan", *warning_flags) -> dict:
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    cmd = [sys.executable, *warning_flags, "-c", _SCRIPT, str(cache_dir)]
+    cmd = [sys.executable, *warning_flags, "-c", _SCRIPT, str(cache_dir), checks]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1]) | {"stderr": out.stderr}
 
 
-def test_second_process_loads_from_cache(tmp_path):
+def test_second_process_loads_kernel_from_cache(tmp_path):
     first = _run(tmp_path)
-    assert (first["compiles"], first["hits"]) == (1, 0)
+    assert first["compiles"] >= 1 and first["hits"] == 0
     assert first["where"] == str(tmp_path) and any(tmp_path.iterdir())
     second = _run(tmp_path)
-    assert (second["compiles"], second["hits"]) == (0, 1)
+    assert (second["compiles"], second["hits"]) == (0, first["compiles"])
     assert second["max"] == first["max"] < 1e-4
+
+
+def test_programs_with_raising_checks_are_not_cached(tmp_path):
+    """JAX never writes a program with a host callback (eqx.error_if raising) to the cache."""
+    first = _run(tmp_path, "raise")
+    again = _run(tmp_path, "raise")
+    assert 1 <= again["compiles"] and again["hits"] == first["compiles"] - again["compiles"]
 
 
 def test_corrupted_cache_warns_and_recompiles(tmp_path):
@@ -56,8 +60,8 @@ def test_corrupted_cache_warns_and_recompiles(tmp_path):
     for entry in tmp_path.rglob("*"):
         if entry.is_file():
             entry.write_bytes(b"not a compiled program")
-    again = _run(tmp_path, "-W", "always")
-    assert again["compiles"] == 1 and again["max"] < 1e-4
+    again = _run(tmp_path, "nan", "-W", "always")
+    assert again["compiles"] >= 1 and again["hits"] == 0 and again["max"] < 1e-4
     assert "Error reading persistent compilation cache entry" in again["stderr"]
 
 

@@ -127,6 +127,7 @@ def fake_kernels(monkeypatch):
     @jax.jit
     def _solve(m, e):
         return m + e * jnp.sin(m)
+
     eccentric_anomaly.__module__ = "diffkern._fake_kepler._solve"
     package = types.ModuleType("diffkern._fake_kepler")
     package.eccentric_anomaly = eccentric_anomaly

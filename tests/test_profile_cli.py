@@ -29,7 +29,8 @@ def test_profile_a_script(tmp_path, capsys):
     script = tmp_path / "workload.py"
     script.write_text(_SCRIPT)
     out = tmp_path / "profiles" / "script.pftrace"
-    assert main(["profile", str(script), "--out", str(out), "--device-trace"]) == 0
+    args = ["--out", str(out), "--device-trace", "--checks", "raise"]
+    assert main(["profile", str(script), *args]) == 0
     printed = capsys.readouterr().out
     assert f"trace written to {out}" in printed and "masked_mean" in printed
     assert "jax.profiler device trace in" in printed

@@ -7,6 +7,8 @@ from diffkern.jit._buckets import pad_to_bucket as pad_to_bucket
 from diffkern.jit._cache import CacheWarning as CacheWarning
 from diffkern.jit._cache import default_cache_dir as default_cache_dir
 from diffkern.jit._cache import enable_persistent_cache as enable_persistent_cache
+from diffkern.jit._checks import set_value_checks as set_value_checks
+from diffkern.jit._checks import value_checks as value_checks
 from diffkern.jit._count import CompileCounts as CompileCounts
 from diffkern.jit._count import count_compiles as count_compiles
 from diffkern.jit._events import Observer as Observer

@@ -30,18 +30,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="enable diffkern's persistent compilation cache (DIFFKERN_CACHE_DIR) first",
     )
+    parser.add_argument(
+        "--checks",
+        choices=("raise", "nan"),
+        default=None,
+        help="value checks raise (default) or give NaN; only NaN-mode programs are cacheable",
+    )
     parser.add_argument("--top", type=int, default=10, help="rows per table (default 10)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the workload under :func:`diffkern.profile.trace` and print the summary."""
+    from diffkern.jit import enable_persistent_cache, set_value_checks
     from diffkern.profile._summary import summarize
     from diffkern.profile._trace import trace
     from diffkern.profile._workloads import prepare
 
+    if args.checks is not None:
+        set_value_checks(args.checks)
     if args.cache:
-        from diffkern.jit import enable_persistent_cache
-
         print(f"persistent cache: {enable_persistent_cache()}")
     out = args.out or Path("profiles") / f"{Path(args.workload).stem}.pftrace"
     workload = prepare(args.workload)
