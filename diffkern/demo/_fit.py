@@ -65,7 +65,8 @@ def _nuts(approx: Laplace, priors: Priors, data: RVData, *, warmup: int, samples
     from numpyro.infer import MCMC, NUTS
 
     flat, unravel = ravel_pytree(approx.mean)
-    potential = lambda x: _loss(unravel(x), priors, data)
+    # jitted: numpyro evaluates the potential eagerly while it initialises, op by op otherwise
+    potential = jax.jit(lambda x: _loss(unravel(x), priors, data))
     kernel = NUTS(potential_fn=potential, inverse_mass_matrix=approx.cov, dense_mass=True)
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, progress_bar=False)
     with jax.numpy_dtype_promotion("standard"):  # numpyro's internals mix dtypes

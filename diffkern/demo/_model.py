@@ -136,8 +136,28 @@ def _normal_logpdf(x: Array, mean: float, sd: float) -> Array:
     return -0.5 * ((x - mean) / sd) ** 2
 
 
+def _in_support(params: Params) -> Array:
+    """Whether the GP's decay, rotation period and periodic length are all positive."""
+    return (params.decay > 0) & (params.rotation > 0) & (params.perlength > 0)
+
+
 def neg_log_posterior(params: Params, priors: Priors, data: RVData) -> Array:
-    """-log p(params | data) up to a constant (the loss of the MAP fit and the Laplace step)."""
+    """-log p(params | data) up to a constant (the loss of the MAP fit, the Laplace step and
+    NUTS); ``+inf`` outside the prior's support, where a sampler's proposal may land."""
+    inside = _in_support(params)
+    # Evaluate at a valid stand-in outside the support, so that neither the value nor its
+    # gradient sees an invalid kernel (the GP would rightly refuse a non-positive scale).
+    fields = lambda p: (p.decay, p.rotation, p.perlength)
+    means = (priors.decay[0], priors.rotation[0], priors.perlength[0])
+    safe = eqx.tree_at(
+        fields,
+        params,
+        [jnp.where(inside, x, m) for x, m in zip(fields(params), means, strict=True)],
+    )
+    return jnp.where(inside, _neg_log_posterior(safe, priors, data), jnp.inf)
+
+
+def _neg_log_posterior(params: Params, priors: Priors, data: RVData) -> Array:
     gp, residual = activity_gp(params, priors, data)
     log_prior = (
         _normal_logpdf(params.period_z, 0.0, 1.0)
