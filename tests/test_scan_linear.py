@@ -46,9 +46,7 @@ def _inputs(a_shape, b_shape, seed=0):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize(
-    "kind, reverse", [(k, k == "diagonal") for k in KINDS]
-)
+@pytest.mark.parametrize("kind, reverse", [(k, k == "diagonal") for k in KINDS])
 def test_matches_reference(kind, method, reverse, dtype):
     a, b, h0 = _inputs(*KINDS[kind])
     h = linear_recurrence(
@@ -65,7 +63,8 @@ def test_matches_reference(kind, method, reverse, dtype):
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_methods_agree_float64(kind, x64):
-    a, b, h0 = _inputs(*KINDS[kind], seed=1)
+    a_shape, b_shape = KINDS[kind]
+    a, b, h0 = _inputs((1000, *a_shape[1:]), (1000, *b_shape[1:]), seed=1)
     seq = linear_recurrence(a, b, h0, method="sequential")
     par = linear_recurrence(a, b, h0, method="associative")
     np.testing.assert_allclose(seq, par, rtol=1e-12, atol=1e-12)
@@ -129,13 +128,17 @@ def test_grad_matches_naive_autodiff(kind, method, reverse, x64):
         np.testing.assert_allclose(g, r, rtol=1e-11, atol=1e-12)
 
 
-def test_reverse_mode_keeps_no_tape():
-    """The VJP closes over a, h0 and the states only: no per-step residuals beyond h."""
-    a, b, h0 = _inputs((1000, 16), (1000, 16))
-    a, b, h0 = (jnp.asarray(v, jnp.float32) for v in (a, b, h0))
-    _, vjp = jax.vjp(lambda a, b: linear_recurrence(a, b, h0, method="sequential"), a, b)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("a_shape, b_shape", [((1000, 16), (1000, 16)), ((1000,), (1000, 16))])
+def test_reverse_mode_keeps_no_tape(a_shape, b_shape, method):
+    """The VJP closes over a, h0 and the states only (plus, for the associative scan, its prefix
+    tree's products of a: fewer than a.size): no per-step residuals, and scalar a_t stays one
+    number per step however wide the state."""
+    a, b, h0 = (jnp.asarray(v, jnp.float32) for v in _inputs(a_shape, b_shape))
+    _, vjp = jax.vjp(lambda a, b: linear_recurrence(a, b, h0, method=method), a, b)
     stored = sum(leaf.size for leaf in jax.tree_util.tree_leaves(vjp))
-    assert stored <= a.size + b.size + h0.size  # a, the shifted states h_{t-1}, h0
+    tree = a.size if method == "associative" else 0
+    assert stored <= a.size + b.size + h0.size + tree  # a, the states h_{t-1}, h0
 
 
 def test_transforms_and_no_recompile():
@@ -170,6 +173,8 @@ def test_h0_default_and_reverse():
         ((5, 2, 2, 2), (5, 2), {}, "a.ndim <= b.ndim"),
         ((), (5,), {}, "leading time axis|'T"),
         ((5,), (5,), {"method": "fast"}, "method"),
+        ((5, 2), (5, 3), {}, "broadcastable batch shapes"),
+        ((5, 3), (5, 3), {"h0": jnp.ones(4)}, "h0 of shape"),
     ],
 )
 def test_bad_input(a_shape, b_shape, kwargs, match):

@@ -1,5 +1,6 @@
 """Nadaraya-Watson kernel regression, computed in blocks of queries (never M x N at once)."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -36,7 +37,8 @@ def nadaraya_watson(
         z_query: query points, shape (M, q).
         z: sample locations, shape (N, q).
         x: sample values, shape (N, d).
-        bandwidth: kernel width h > 0 (a scalar).
+        bandwidth: kernel width h > 0 (a scalar); otherwise an error through ``eqx.error_if``
+            (``EQX_ON_ERROR=nan`` gives NaN instead, ``EQX_ON_ERROR=off`` skips the check).
         block_size: queries per block (static); larger is faster until memory runs out.
     """
     dtype = result_dtype(z_query, z, x, bandwidth)
@@ -53,6 +55,7 @@ def nadaraya_watson(
         )
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    h = eqx.error_if(h, ~(h > 0), "nadaraya_watson: bandwidth must be > 0")
     m = zq.shape[0]
     bs = min(block_size, max(m, 1))
     n_blocks = -(-m // bs)

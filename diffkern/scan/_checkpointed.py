@@ -16,7 +16,7 @@ def _segment_length(checkpoint: Checkpoint, length: int) -> int | None:
     if checkpoint is None:
         return None
     if checkpoint == "sqrt":
-        return max(1, math.isqrt(max(length - 1, 0)) + 1) if length > 1 else 1
+        return math.isqrt(max(length - 1, 0)) + 1  # ceil(sqrt(length)), at least 1
     if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 1:
         raise ValueError(f'checkpoint must be "sqrt", a positive int or None, got {checkpoint!r}')
     return checkpoint

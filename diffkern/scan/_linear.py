@@ -62,6 +62,16 @@ def _recurrence_jvp(method, dense, primals, tangents):
     return h, dh
 
 
+def _batch_shape(a_batch: tuple[int, ...], b_batch: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of the batch shapes of a and b (after time, before dense a's matrix)."""
+    try:
+        return jnp.broadcast_shapes(a_batch, b_batch)
+    except ValueError:
+        raise ValueError(
+            f"a and b must have broadcastable batch shapes, got {a_batch} and {b_batch}"
+        ) from None
+
+
 def _resolve_method(method: str) -> str:
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -100,8 +110,9 @@ def linear_recurrence(
 
     Derivatives (forward and reverse, any order) come from the recurrence itself: the tangent
     is a linear recurrence with the same ``a``, whose transpose is the adjoint recurrence
-    :math:`g_t = a_{t+1}^T g_{t+1} + \partial L/\partial h_t`. Reverse mode keeps only ``a`` and
-    the states ``h`` (no per-step tape) and costs about twice the forward pass.
+    :math:`g_t = a_{t+1}^T g_{t+1} + \partial L/\partial h_t`. Reverse mode keeps ``a`` and the
+    states ``h``, no per-step tape (``"associative"`` also keeps its prefix tree's products of
+    ``a``, about as many numbers as ``a``), and costs about twice the forward pass.
     """
     method = _resolve_method(method)
     dtype = result_dtype(a, b) if h0 is None else result_dtype(a, b, h0)
@@ -119,20 +130,23 @@ def linear_recurrence(
                 f"dense a must have shape (T, *batch, {n}, {n}) to match b of shape {b.shape}, "
                 f"got {a.shape}"
             )
-        batch = jnp.broadcast_shapes(a.shape[1:-2], b.shape[1:-1])
-        state = (*batch, n)
-        a = jnp.broadcast_to(a, (a.shape[0], *batch, n, n))
+        state = (*_batch_shape(a.shape[1:-2], b.shape[1:-1]), n)
+        a = jnp.broadcast_to(a, (a.shape[0], *state[:-1], n, n))
     elif a.ndim <= b.ndim:
-        state = jnp.broadcast_shapes(a.shape[1:], b.shape[1:])
-        a = a.reshape(a.shape[:1] + (1,) * (len(state) + 1 - a.ndim) + a.shape[1:])
-        a = jnp.broadcast_to(a, (a.shape[0], *state))
+        state = _batch_shape(a.shape[1:], b.shape[1:])
+        # Only align the axes: a scalar a_t stays one number per step, in memory and residuals.
+        a = a.reshape(a.shape[:1] + (1,) * (b.ndim - a.ndim) + a.shape[1:])
     else:
         raise ValueError(
             f"a must have a.ndim <= b.ndim (elementwise) or b.ndim + 1 (dense), got shapes "
             f"a={a.shape}, b={b.shape}"
         )
     b = jnp.broadcast_to(b, (b.shape[0], *state))
-    h0 = jnp.zeros(state, dtype) if h0 is None else jnp.broadcast_to(jnp.asarray(h0, dtype), state)
+    h0 = jnp.zeros((), dtype) if h0 is None else jnp.asarray(h0, dtype)
+    try:
+        h0 = jnp.broadcast_to(h0, state)
+    except ValueError:
+        raise ValueError(f"h0 of shape {h0.shape} must broadcast to the state {state}") from None
     if b.shape[0] == 0:
         return b
     return _run(a, b, h0, method, dense, reverse)
