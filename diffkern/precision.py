@@ -57,12 +57,10 @@ def result_dtype(*args) -> np.dtype:
 
     Integer and boolean inputs never widen the result; Python scalars are weakly typed.
     """
-    floats = [
-        jnp.result_type(a) for a in args if jnp.issubdtype(jnp.result_type(a), jnp.floating)
-    ]
+    floats = [a for a in args if jnp.issubdtype(jnp.result_type(a), jnp.floating)]
     if not floats:
         return default_float()
-    return np.dtype(jnp.result_type(*floats))
+    return np.dtype(jnp.result_type(*floats))  # weak types (Python floats) do not widen
 
 
 def as_float(x, dtype=None) -> jax.Array:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Real
@@ -23,3 +24,13 @@ def broadcast_floats(**arrays: Real[ArrayLike, "*_"]) -> list[Float[Array, "*bat
         shapes = ", ".join(f"{name} {x.shape}" for name, x in floats.items())
         raise ValueError(f"shapes must broadcast against each other, got {shapes}") from None
     return [jnp.broadcast_to(x, shape) for x in floats.values()]
+
+
+def to_device(*arrays: Real[ArrayLike, "*_"]) -> list[Real[Array, "*_"]]:
+    """Inputs as device arrays, so they cross a ``jit`` boundary as traced data (never as static
+    Python values that would recompile per value). ``jax.device_put`` converts on the host and
+    compiles nothing; Python scalars stay weakly typed."""
+    return [
+        x if isinstance(x, jax.Array) else jax.device_put(x if np.isscalar(x) else np.asarray(x))
+        for x in arrays
+    ]

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from diffkern.kepler._inputs import broadcast_floats
+from diffkern.kepler._inputs import broadcast_floats, to_device
 from diffkern.kepler._solve import solve
 from diffkern.kepler._steps import METHODS
 
@@ -67,8 +67,7 @@ class KeplerSolver(eqx.Module):
             raise TypeError(f"check must be a bool, got {type(self.check).__name__}")
 
     def _solve(self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]):
-        mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
-        return _checked_solve(self, mean_anomaly, ecc)
+        return _checked_solve(self, *to_device(mean_anomaly, ecc))
 
     def __call__(
         self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]
@@ -92,8 +91,9 @@ class KeplerSolver(eqx.Module):
 # run op by op nor build a new loop program per call; inside ``jit`` it is simply inlined.
 @eqx.filter_jit
 def _checked_solve(
-    solver: KeplerSolver, mean_anomaly: Float[Array, "*b"], ecc: Float[Array, "*b"]
+    solver: KeplerSolver, mean_anomaly: Real[Array, "*m"], ecc: Real[Array, "*e"]
 ) -> tuple[Float[Array, "*b"], ...]:
+    mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
     valid = jnp.isfinite(mean_anomaly) & (ecc >= 0) & (ecc < 1)
     if solver.check:
         mean_anomaly, ecc = eqx.error_if(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from diffkern.kepler._inputs import broadcast_floats
+from diffkern.kepler._inputs import broadcast_floats, to_device
 
 
 def time_of_periastron(
@@ -23,9 +24,13 @@ def time_of_periastron(
     ``timetrans_to_timeperi`` (written with ``atan2``, so ``f = pi`` is regular). Needs
     ``0 <= ecc < 1``; other values give NaN.
     """
-    tc, period, ecc, omega = broadcast_floats(
-        time_of_conjunction=time_of_conjunction, period=period, ecc=ecc, omega=omega
-    )
+    return _time_of_periastron(*to_device(time_of_conjunction, period, ecc, omega))
+
+
+@eqx.filter_jit
+def _time_of_periastron(*args: Real[Array, "*_"]) -> Float[Array, "*batch"]:
+    names = ("time_of_conjunction", "period", "ecc", "omega")
+    tc, period, ecc, omega = broadcast_floats(**dict(zip(names, args, strict=True)))
     half_f = (math.pi / 2 - omega) / 2
     E = 2 * jnp.arctan2(jnp.sqrt(1 - ecc) * jnp.sin(half_f), jnp.sqrt(1 + ecc) * jnp.cos(half_f))
     E = E - 2 * math.pi * jnp.round(E / (2 * math.pi))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from diffkern.kepler._inputs import broadcast_floats
+from diffkern.kepler._inputs import broadcast_floats, to_device
 from diffkern.kepler._solver import KeplerSolver
 
 _DEFAULT_SOLVER = KeplerSolver()
@@ -31,14 +32,14 @@ def radial_velocity(
     leading planet axis (shape ``(n_planets, 1)`` against ``t`` of shape ``(n,)``) and sum over
     it. ``solver`` sets the Kepler method and input checks (``0 <= ecc < 1``).
     """
-    t, period, tp, ecc, omega, k = broadcast_floats(
-        t=t,
-        period=period,
-        time_of_periastron=time_of_periastron,
-        ecc=ecc,
-        omega=omega,
-        semi_amplitude=semi_amplitude,
-    )
+    args = to_device(t, period, time_of_periastron, ecc, omega, semi_amplitude)
+    return _radial_velocity(solver, *args)
+
+
+@eqx.filter_jit
+def _radial_velocity(solver: KeplerSolver, *args: Real[Array, "*_"]) -> Float[Array, "*batch"]:
+    names = ("t", "period", "time_of_periastron", "ecc", "omega", "semi_amplitude")
+    t, period, tp, ecc, omega, k = broadcast_floats(**dict(zip(names, args, strict=True)))
     cycles = (t - tp) / period
     mean_anomaly = 2 * math.pi * (cycles - jnp.round(cycles))
     anomalies = solver.solve(mean_anomaly, ecc)

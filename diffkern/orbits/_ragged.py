@@ -1,0 +1,137 @@
+"""Kepler and radial-velocity models over many series of different lengths, in a few programs.
+
+All series are concatenated into one flat array padded to a length bucket
+(:func:`diffkern.jit.bucket_length`), with the index of each point's series, so any mix of
+lengths runs one compiled program per bucket of the total length (and of the number of
+series): about ``log(range) / log(1.5)`` programs instead of one per length. The models act
+point by point, so padded points (which repeat a valid point) never touch the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int, Real
+
+from diffkern.jit._buckets import bucket_length
+from diffkern.kepler._inputs import to_device
+from diffkern.kepler._solver import KeplerSolver
+from diffkern.orbits._radial_velocity import radial_velocity
+from diffkern.precision import result_dtype
+
+_DEFAULT_SOLVER = KeplerSolver()
+
+
+class _Layout(NamedTuple):
+    """The series concatenated and padded (``flat``), each point's series, and the bounds."""
+
+    flat: np.ndarray
+    series: np.ndarray
+    offsets: list[int]
+    n_series: int
+
+
+def _layout(name: str, series: Sequence[Real[ArrayLike, " _"]], dtype) -> _Layout:
+    arrays = [np.asarray(x, dtype) for x in series]
+    if not arrays:
+        raise ValueError(f"{name} must hold at least one series")
+    for i, x in enumerate(arrays):
+        if x.ndim != 1 or x.size == 0:
+            raise ValueError(f"{name}[{i}] must be 1-D and non-empty, got shape {x.shape}")
+    offsets = np.cumsum([0] + [x.size for x in arrays]).tolist()
+    total = offsets[-1]
+    pad = bucket_length(total) - total
+    flat = np.concatenate([*arrays, np.full(pad, arrays[-1][-1], dtype)])
+    index = np.repeat(np.arange(len(arrays)), [x.size for x in arrays])
+    index = np.concatenate([index, np.full(pad, len(arrays) - 1)]).astype(np.int32)
+    return _Layout(flat, index, offsets, len(arrays))
+
+
+def _per_series(name: str, value: Real[ArrayLike, "*s"], n_series: int) -> Real[Array, "*S"]:
+    """A parameter given once (scalar) or per series (shape ``(n_series,)``), padded to a
+    bucket of the series count (with its last value) so new counts rarely compile."""
+    (value,) = to_device(value)
+    if value.ndim == 0:
+        return value
+    if value.shape != (n_series,):
+        raise ValueError(
+            f"{name} must be a scalar or of shape (n_series,) = ({n_series},), got {value.shape}"
+        )
+    pad = bucket_length(n_series, minimum=1) - n_series
+    host = np.asarray(value) if not isinstance(value, jax.core.Tracer) else None
+    if host is not None:  # padded on the host: compiles nothing
+        return jax.device_put(np.concatenate([host, np.full(pad, host[-1], host.dtype)]))
+    return jnp.concatenate([value, jnp.broadcast_to(value[-1], (pad,))])
+
+
+def _split(flat: Float[Array, " T"], offsets: list[int]) -> list[Float[Array, " _"]]:
+    """The series back from the flat result: on the host when concrete (no program per
+    length), by slicing when traced (inside a caller's ``jit`` or ``grad``)."""
+    bounds = zip(offsets[:-1], offsets[1:], strict=True)
+    if isinstance(flat, jax.core.Tracer):
+        return [flat[a:b] for a, b in bounds]
+    host = np.asarray(flat)
+    return [jax.device_put(host[a:b]) for a, b in bounds]
+
+
+def _gather(params: Sequence[Real[Array, "*S"]], index: Int[Array, " T"]) -> list[Array]:
+    return [p if p.ndim == 0 else p[index] for p in params]
+
+
+@eqx.filter_jit
+def _radial_velocity_flat(solver, t, index, *params):
+    return radial_velocity(t, *_gather(params, index), solver=solver)
+
+
+@eqx.filter_jit
+def _eccentric_anomaly_flat(solver, mean_anomaly, index, ecc):
+    return solver(mean_anomaly, *_gather([ecc], index))
+
+
+def radial_velocity_ragged(
+    ts: Sequence[Real[ArrayLike, " _"]],
+    period: Real[ArrayLike, "*S"],
+    time_of_periastron: Real[ArrayLike, "*S"],
+    ecc: Real[ArrayLike, "*S"],
+    omega: Real[ArrayLike, "*S"],
+    semi_amplitude: Real[ArrayLike, "*S"],
+    *,
+    solver: KeplerSolver = _DEFAULT_SOLVER,
+) -> list[Float[Array, " _"]]:
+    """:func:`diffkern.orbits.radial_velocity` of series ``i`` at times ``ts[i]``, for series of
+    different lengths, in one call of a bucketed program.
+
+    Each parameter is a scalar (shared) or of shape ``(len(ts),)`` (one value per series; for
+    several planets, call once per planet and add). ``ts`` must be concrete; the parameters may
+    be traced (differentiable). Returns one array per series.
+    """
+    dtype = result_dtype(*ts, period, time_of_periastron, ecc, omega, semi_amplitude)
+    layout = _layout("ts", ts, dtype)
+    names = ("period", "time_of_periastron", "ecc", "omega", "semi_amplitude")
+    values = (period, time_of_periastron, ecc, omega, semi_amplitude)
+    params = [_per_series(n, v, layout.n_series) for n, v in zip(names, values, strict=True)]
+    t, index = jax.device_put(layout.flat), jax.device_put(layout.series)
+    return _split(_radial_velocity_flat(solver, t, index, *params), layout.offsets)
+
+
+def eccentric_anomaly_ragged(
+    mean_anomalies: Sequence[Real[ArrayLike, " _"]],
+    ecc: Real[ArrayLike, "*S"],
+    *,
+    solver: KeplerSolver = _DEFAULT_SOLVER,
+) -> list[Float[Array, " _"]]:
+    """Eccentric anomalies of series of different lengths in one call of a bucketed program.
+
+    ``ecc`` is a scalar or one value per series (shape ``(len(mean_anomalies),)``). Padded
+    points repeat a valid point, so they never trip the solver's checks.
+    """
+    dtype = result_dtype(*mean_anomalies, ecc)
+    layout = _layout("mean_anomalies", mean_anomalies, dtype)
+    e = _per_series("ecc", ecc, layout.n_series)
+    M, index = jax.device_put(layout.flat), jax.device_put(layout.series)
+    return _split(_eccentric_anomaly_flat(solver, M, index, e), layout.offsets)
