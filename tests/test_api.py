@@ -9,8 +9,19 @@ import pytest
 
 import diffkern
 
-SUBPACKAGES = ["fit", "gp", "implicit", "jit", "kepler", "orbits", "precision", "profile",
-               "regression", "scan", "testing"]
+SUBPACKAGES = [
+    "fit",
+    "gp",
+    "implicit",
+    "jit",
+    "kepler",
+    "orbits",
+    "precision",
+    "profile",
+    "regression",
+    "scan",
+    "testing",
+]
 
 
 def test_top_level_names_are_the_subpackage_ones():
