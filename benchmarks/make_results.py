@@ -44,6 +44,33 @@ def _environment(data: dict) -> dict[str, str]:
     }
 
 
+def _bytes(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def _memory_table(data: dict) -> str:
+    """Compiled memory (XLA's memory analysis) of the cases that record it, else nothing."""
+    lines = []
+    for b in data.get("benchmarks", []):
+        info = b["extra_info"]
+        if "temp_bytes" in info:
+            variant = info.get("library", "diffkern").partition(":")[2]
+            case = f"{b['group']} [{variant}]" if variant else b["group"]
+            lines.append(
+                f"| {case} | {_bytes(info['temp_bytes'])} | {_bytes(info['total_bytes'])} |"
+            )
+    if not lines:
+        return ""
+    return (
+        "\n\nCompiled memory (temporaries hold reverse mode's residuals; the total adds "
+        "arguments and outputs):\n\n| case | temporaries | total |\n| --- | ---: | ---: |\n"
+        + "\n".join(lines)
+    )
+
+
 def render(data: dict) -> str:
     """The Markdown text of RESULTS.md for a pytest-benchmark JSON document."""
     env = _environment(data)
@@ -70,7 +97,7 @@ python benchmarks/make_results.py bench.json
 
 {_METHOD}
 
-{format_table(rows(data), markdown=True)}
+{format_table(rows(data), markdown=True)}{_memory_table(data)}
 """
 
 

@@ -41,6 +41,7 @@ SYNTHETIC = {
         _entry("baseline only", "numpy", 7e-9),
     ],
 }
+SYNTHETIC["benchmarks"][6]["extra_info"].update(temp_bytes=2_048_000_000, total_bytes=3_100_000)
 KEPLER_ROW = "| kepler value float64 N=1000 | 2 ms | exoplanet-core | 4 ms | 2.00x | cpu |"
 
 
@@ -138,6 +139,7 @@ def test_make_results_renders_environment_and_table(tmp_path):
     for needle in ("2026-01-02T03:04:05", "Test CPU, 2 cores", "jax 0.0", "diffkern bench --json"):
         assert needle in text
     assert KEPLER_ROW in text
+    assert "| checkpoint N=10 | 2.05 GB | 3.1 MB |" in text
 
 
 TINY_BENCHMARK = """
