@@ -45,8 +45,8 @@ class KeplerSolver(eqx.Module):
 
     ``check=True`` (default) validates values inside compiled code with ``equinox.error_if``:
     ``e`` outside [0, 1) or a non-finite ``M`` raises at run time (``EQX_ON_ERROR`` selects
-    raise / nan / breakpoint). ``check=False`` skips the error machinery for speed; invalid
-    elements then come out as NaN, never as a silent number.
+    raise / nan / breakpoint; in ``nan`` mode the whole result is NaN). ``check=False`` skips
+    the error machinery; invalid elements then come out as NaN, never as a silent number.
 
     All fields are static: a new configuration compiles a new program, new data never does.
     Modules are immutable; use ``dataclasses.replace`` or a new instance to change a field.
@@ -96,11 +96,14 @@ def _checked_solve(
     mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
     valid = jnp.isfinite(mean_anomaly) & (ecc >= 0) & (ecc < 1)
     if solver.check:
-        mean_anomaly, ecc = eqx.error_if(
-            (mean_anomaly, ecc),
-            ~valid,
+        # The check guards a scalar that is added to the input: passing the arrays themselves
+        # through equinox.error_if's conditional would copy them and break XLA's fusion.
+        zero = eqx.error_if(
+            jnp.zeros((), mean_anomaly.dtype),
+            ~jnp.all(valid),
             "Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly",
         )
+        mean_anomaly = mean_anomaly + zero
     else:
         # Added, not selected, so that derivatives are NaN there too.
         mean_anomaly = mean_anomaly + jnp.where(valid, 0, jnp.nan)
