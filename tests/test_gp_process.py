@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diffkern.gp import SHO, Exp, ExpSquared, GaussianProcess, Matern32, Matern52, QuasiPeriodic
+from diffkern.gp._dense import gaussian_log_density
 from diffkern.jit import count_compiles
 from diffkern.testing import check_grads, tolerance
 
@@ -117,6 +118,39 @@ def test_agrees_with_tinygp(name, x64):
     np.testing.assert_allclose(var, cond.variance, rtol=1e-10, atol=1e-12)
     _, cov = gp.condition(y, x_test, return_cov=True)
     np.testing.assert_allclose(cov, cond.covariance, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [129, 301])  # above the block size of the recursive inverse
+def test_gradient_of_large_covariance(n, dtype):
+    """d logL / dC = 1/2 (alpha alpha^T - C^{-1}) against numpy's inverse."""
+    x, y = _data(n, 11)
+    K = _matern32(np.abs(x[:, None] - x[None, :]), 1.3) + 0.1 * np.eye(n)
+    C, r = jnp.asarray(K, dtype), jnp.asarray(y, dtype)
+    value, grad = jax.jit(jax.value_and_grad(gaussian_log_density))(C, r)
+    alpha = np.linalg.solve(K, y)
+    expected = 0.5 * (np.outer(alpha, alpha) - np.linalg.inv(K))
+    logdet = np.linalg.slogdet(K)[1]
+    rtol = tolerance(dtype, float32=1e-4, float64=1e-11)
+    np.testing.assert_allclose(value, -0.5 * (y @ alpha + logdet), rtol=rtol)
+    atol = tolerance(dtype, float32=1e-4, float64=1e-12) * np.max(np.abs(expected))
+    np.testing.assert_allclose(grad, expected, atol=atol)
+
+
+def test_large_dense_agrees_with_tinygp(x64):
+    tinygp = pytest.importorskip("tinygp")
+    x, y = (jnp.asarray(a) for a in _data(300, 12))
+
+    def ours(p):
+        return GaussianProcess(p[0] * Matern32(p[1]), x, diag=p[2]).log_probability(y)
+
+    def theirs(p):
+        kernel = p[0] * tinygp.kernels.Matern32(p[1])
+        return tinygp.GaussianProcess(kernel, x, diag=p[2]).log_probability(y)
+
+    p = jnp.asarray([1.3, 0.9, 0.05])
+    (v1, g1), (v2, g2) = (jax.jit(jax.value_and_grad(f))(p) for f in (ours, theirs))
+    np.testing.assert_allclose(v1, v2, rtol=1e-10)
+    np.testing.assert_allclose(g1, g2, rtol=1e-10)
 
 
 def test_check_grads_second_order(x64):
@@ -335,3 +369,5 @@ def test_quasisep_equals_dense(make, x64):
     assert GaussianProcess(ExpSquared(1.0), jnp.linspace(0, 1, 600)).solver == "cholesky"
     with pytest.raises(ValueError, match="does not support"):
         GaussianProcess(ExpSquared(1.0), x, solver="quasisep")
+    with pytest.raises(ValueError, match="X must be sorted"):
+        GaussianProcess(make(), x[::-1], solver="quasisep")

@@ -131,3 +131,44 @@ def test_sharded_batch_matches_single_device():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_auto_uses_quasisep_and_matches_unpadded(x64):
+    xs, ys, diags = _series([50, 51, 70, 120, 121, 200], 7)
+    kernel = 1.4 * Matern32(2.0)
+    auto = log_probability_ragged(kernel, xs, ys, diags)
+    dense = log_probability_ragged(kernel, xs, ys, diags, solver="cholesky")
+    np.testing.assert_allclose(auto, _unpadded(kernel, xs, ys, diags), rtol=1e-12)
+    np.testing.assert_allclose(auto, dense, rtol=1e-12)
+    single = jax.jit(
+        lambda k, x, y, d: GaussianProcess(k, x, diag=d, solver="quasisep").log_probability(y)
+    )
+    exact = [single(kernel, x, y, d) for x, y, d in zip(xs, ys, diags, strict=True)]
+    np.testing.assert_allclose(auto, exact, rtol=1e-13)
+
+
+def test_unsorted_series(x64):
+    xs, ys, diags = _series([20, 30], 8)
+    xs[1] = xs[1][::-1].copy()
+    kernel = Matern32(2.0)
+    with pytest.raises(ValueError, match=r"xs\[1\] must be sorted"):
+        log_probability_ragged(kernel, xs, ys, diags, solver="quasisep")
+    # "auto" falls back to the dense solver, which takes any order.
+    out = log_probability_ragged(kernel, xs, ys, diags)
+    np.testing.assert_allclose(out, _unpadded(kernel, xs, ys, diags), rtol=1e-12)
+
+
+def test_thousand_series_one_call_few_compiles(x64):
+    """The issue's example: 1000 series with N in [50, 500] in one call."""
+    rng = np.random.default_rng(9)
+    lengths = rng.integers(50, 501, 1000).tolist()
+    xs, ys, diags = _series(lengths, 10)
+    kernel = 1.4 * Matern32(2.0)
+    n_buckets = len({bucket_length(n) for n in lengths})
+    with count_compiles() as counts:
+        out = jax.block_until_ready(log_probability_ragged(kernel, xs, ys, diags))
+    assert out.shape == (1000,) and np.all(np.isfinite(out))
+    assert counts.compiles <= n_buckets + 1
+    picks = [int(np.argmax(lengths)), int(np.argmin(lengths))]
+    exact = _unpadded(kernel, *([a[i] for i in picks] for a in (xs, ys, diags)))
+    np.testing.assert_allclose(out[np.asarray(picks)], exact, rtol=1e-12)

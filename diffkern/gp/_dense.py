@@ -7,7 +7,8 @@ For C = K + D (positive definite) and residual r, with alpha = C^{-1} r,
 
 The derivative is a ``jax.custom_jvp`` whose tangent is linear in (dC, dr) with coefficients
 computed once from the factorisation, so reverse mode (by transposition) never differentiates
-through the Cholesky factorisation: value + gradient costs one factorisation and one inverse.
+through the Cholesky factorisation: value + gradient costs one factorisation (N^3 / 3 flops)
+and one inverse from it (5 N^3 / 6 flops, in matrix products and triangular solves).
 """
 
 from __future__ import annotations
@@ -20,14 +21,35 @@ import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve, solve_triangular
 from jaxtyping import Array, Bool, Float
 
+# Below this size _cho_inverse solves against the identity (2 n^3 flops, negligible here).
+_BLOCK = 128
+
+
+def _cho_inverse(L: Float[Array, "n n"]) -> Float[Array, "n n"]:
+    """C^{-1} from the Cholesky factor L of C, by recursion on 2 x 2 blocks.
+
+    With X = L21 L11^{-1} and P_k = (L_kk L_kk^T)^{-1} (recursively):
+    C^{-1} = [[P_1 + X^T P_2 X, -X^T P_2], [-P_2 X, P_2]]; 5 n^3 / 6 flops, against 2 n^3
+    for solving against the identity.
+    """
+    n = L.shape[0]
+    if n <= _BLOCK:
+        return cho_solve((L, True), jnp.eye(n, dtype=L.dtype))
+    k = n // 2
+    L11, L21, L22 = L[:k, :k], L[k:, :k], L[k:, k:]
+    Xt = solve_triangular(L11, L21.T, lower=True, trans=1)  # X^T = L11^{-T} L21^T
+    P2 = _cho_inverse(L22)
+    C21 = -(P2 @ Xt.T)
+    C11 = _cho_inverse(L11) - Xt @ C21
+    return jnp.block([[C11, C21.T], [C21, P2]])
+
 
 def _factor(C: Float[Array, "n n"], r: Float[Array, " n"]):
-    L = jnp.linalg.cholesky(C)
-    alpha = cho_solve((L, True), r)
-    diag = jnp.diagonal(L)
-    # A failed factorisation (not positive definite at this precision) gives NaN here.
-    value = -0.5 * jnp.dot(r, alpha) - jnp.sum(jnp.log(diag))
-    return L, alpha, value
+    """L, z = L^{-1} r and the value -1/2 z^T z - sum log diag L (NaN if C is not PD)."""
+    L = jnp.linalg.cholesky(C, symmetrize_input=False)  # C is symmetric by construction
+    z = solve_triangular(L, r, lower=True)
+    value = -0.5 * jnp.dot(z, z) - jnp.sum(jnp.log(jnp.diagonal(L)))
+    return L, z, value
 
 
 @jax.custom_jvp
@@ -40,10 +62,10 @@ def gaussian_log_density(C: Float[Array, "n n"], r: Float[Array, " n"]) -> Float
 def _gaussian_log_density_jvp(primals, tangents):
     C, r = primals
     dC, dr = tangents
-    L, alpha, value = _factor(C, r)
+    L, z, value = _factor(C, r)
     ok = jnp.isfinite(value)
-    L_inv = solve_triangular(L, jnp.eye(L.shape[0], dtype=L.dtype), lower=True)
-    W = 0.5 * (alpha[:, None] * alpha[None, :] - L_inv.T @ L_inv)
+    alpha = solve_triangular(L, z, lower=True, trans=1)
+    W = 0.5 * (alpha[:, None] * alpha[None, :] - _cho_inverse(L))
     # Zero coefficients on failure keep gradients finite where callers replace the value.
     W = jnp.where(ok, W, 0)
     alpha = jnp.where(ok, alpha, 0)

@@ -7,13 +7,15 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.linalg import cho_solve
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from diffkern.gp._dense import dense_log_probability, failure_message, noisy_covariance
 from diffkern.gp._kernel import Kernel
-from diffkern.gp._params import check_values, inputs
-from diffkern.gp._solver import quasisep_module, resolve_solver
+from diffkern.gp._params import check_values, concrete, inputs
+from diffkern.gp._quasisep import quasisep_log_probability, quasisep_solve
+from diffkern.gp._solver import resolve_solver
 from diffkern.precision import as_float, result_dtype
 
 Mean = Callable[[Array], Array] | ArrayLike | None
@@ -83,6 +85,9 @@ class GaussianProcess(eqx.Module):
         self.X = X
         self.mean = mean
         self.solver = resolve_solver(solver, kernel, X)
+        values = concrete(X)
+        if self.solver == "quasisep" and values is not None and np.any(np.diff(values) < 0):
+            raise ValueError("X must be sorted (non-decreasing) for solver='quasisep'")
         self.on_failure = on_failure
         self.jitter = float(jitter)
 
@@ -128,7 +133,7 @@ class GaussianProcess(eqx.Module):
         r, dtype = self._residual(y)
         if self.solver == "quasisep":
             diag = self._noise(dtype)
-            return quasisep_module().quasisep_log_probability(self.kernel, self.X, diag, r)
+            return quasisep_log_probability(self.kernel, self.X, diag, r)
         return dense_log_probability(self._covariance(dtype), r, r.shape[0], self.on_failure)
 
     def condition(
@@ -154,10 +159,10 @@ class GaussianProcess(eqx.Module):
             raise ValueError("include_noise with X_test needs a scalar diag (noise at X_test)")
         Ks = self.kernel(X, X_test)
         if self.solver == "quasisep":
-            solve = quasisep_module().quasisep_solve
             diag = self._noise(dtype)
-            alpha = solve(self.kernel, X, diag, r)
-            S = jax.vmap(lambda k: solve(self.kernel, X, diag, k), in_axes=1, out_axes=1)(Ks)
+            alpha = quasisep_solve(self.kernel, X, diag, r)
+            columns = jax.vmap(lambda k: quasisep_solve(self.kernel, X, diag, k), 1, 1)
+            S = columns(Ks)
         else:
             L = self._cholesky(dtype)
             alpha = cho_solve((L, True), r)

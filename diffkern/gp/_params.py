@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike
 from diffkern.precision import as_float
 
 
-def _concrete(x: Array) -> np.ndarray | None:
+def concrete(x: ArrayLike) -> np.ndarray | None:
     """``x`` as numpy when its value is known now (outside tracing), else None."""
     try:
         return np.asarray(x)
@@ -26,7 +26,7 @@ def check_values(x: Array, name: str, *, positive: bool) -> Array:
     ``eqx.error_if`` (``EQX_ON_ERROR=nan`` turns the check into NaN, ``=breakpoint`` debugs).
     """
     bound = "> 0" if positive else ">= 0"
-    value = _concrete(x)
+    value = concrete(x)
     if value is not None:
         bad = ~(value > 0) if positive else ~(value >= 0)
         if np.any(bad):

@@ -14,6 +14,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 from diffkern.gp._dense import dense_log_probability, noisy_covariance
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._params import check_values
+from diffkern.gp._quasisep import quasisep_log_probability
 from diffkern.gp._solver import resolve_solver
 from diffkern.jit._buckets import bucket_length
 from diffkern.precision import result_dtype
@@ -21,6 +22,10 @@ from diffkern.precision import result_dtype
 # Padded series per compiled call are capped so one call holds about this many matrix entries.
 _MAX_ENTRIES = 2**24
 _JITTER = 10.0
+# Smallest series-count bucket per solver: a padded series costs O(L^3) in the dense solver
+# (so pad counts finely) and next to nothing in the quasiseparable one (pad coarsely: fewer
+# programs for new mixes of lengths).
+_MIN_SERIES = {"cholesky": 1, "quasisep": 16}
 
 
 def log_probability_padded(
@@ -30,14 +35,15 @@ def log_probability_padded(
     diag: Float[ArrayLike, "S L"],
     mask: Bool[ArrayLike, "S L"],
     *,
-    solver: str = "cholesky",
+    solver: str = "auto",
     on_failure: str = "raise",
 ) -> Float[Array, " S"]:
     """log N(Y[s] | 0, K(X[s]) + diag[s]) of each padded series over its points with ``mask``.
 
     Masked points contribute exactly nothing. The series axis may be sharded over devices (the
     result is sharded the same way). ``X`` must be sorted within each series for
-    ``"quasisep"`` (pad with the last value).
+    ``"quasisep"`` (pad with the last value); ``"auto"`` picks it for any length when the
+    kernel admits it and ``X`` is sorted (or traced, then checked at run time).
     """
     dtype = result_dtype(X, Y)
     X, Y, diag = (jnp.asarray(a).astype(dtype) for a in (X, Y, diag))
@@ -47,15 +53,13 @@ def log_probability_padded(
             "X, Y, diag and mask must share one shape (n_series, length); got "
             f"{X.shape}, {Y.shape}, {diag.shape}, {mask.shape}"
         )
-    solver = resolve_solver(solver, kernel, X[0])
+    solver = resolve_solver(solver, kernel, X, min_n=0)
     diag = check_values(diag, "diag", positive=False)
 
     def one(x, y, d, m):
         r = jnp.where(m, y, 0)
         if solver == "quasisep":
-            from diffkern.gp._solver import quasisep_module
-
-            return quasisep_module().quasisep_log_probability(kernel, x, d, r, m)
+            return quasisep_log_probability(kernel, x, d, r, m)
         C = noisy_covariance(kernel(x), d, _JITTER, m)
         return dense_log_probability(C, r, jnp.sum(m), on_failure)
 
@@ -76,7 +80,7 @@ def log_probability_ragged(
     ys: Sequence[ArrayLike],
     diags: Sequence[ArrayLike] | None = None,
     *,
-    solver: str = "cholesky",
+    solver: str = "auto",
     on_failure: str = "raise",
 ) -> Float[Array, " n_series"]:
     """log N(ys[i] | 0, K(xs[i]) + diag(diags[i])) for series of different lengths, in one call.
@@ -84,8 +88,10 @@ def log_probability_ragged(
     Series are grouped by length bucket (:func:`diffkern.jit.bucket_length`), padded with a
     mask, and the number of series per call is padded to a bucket too, so any mix of lengths
     runs a handful of compiled programs (one per length bucket, plus one that gathers the
-    results). Differentiable with respect to the kernel; ``xs``, ``ys`` and ``diags`` must be
-    concrete (known lengths). ``diags[i]`` is a scalar or of shape like ``xs[i]`` (default 0).
+    results). ``"auto"`` uses the O(N) quasiseparable solver whenever the kernel admits it and
+    every ``xs[i]`` is sorted, else the dense one. Differentiable with respect to the kernel;
+    ``xs``, ``ys`` and ``diags`` must be concrete (known lengths). ``diags[i]`` is a scalar or
+    of shape like ``xs[i]`` (default 0).
     """
     n_series = len(xs)
     if len(ys) != n_series or (diags is not None and len(diags) != n_series):
@@ -102,12 +108,14 @@ def log_probability_ragged(
             raise ValueError(
                 f"xs[{i}] and ys[{i}] must be 1-D of one non-zero length, got {x.shape}, {y.shape}"
             )
+    solver = _ragged_solver(solver, kernel, xs)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, x in enumerate(xs):
         groups[bucket_length(x.size)].append(i)
     parts, order = [], []
     for length, members in sorted(groups.items()):
-        per_call = bucket_length(min(len(members), max(1, _MAX_ENTRIES // length**2)))
+        count = min(len(members), max(1, _MAX_ENTRIES // length**2))
+        per_call = bucket_length(count, minimum=_MIN_SERIES[solver])
         for start in range(0, len(members), per_call):
             chunk = members[start : start + per_call]
             batch = _pad_batch(
@@ -125,6 +133,16 @@ def log_probability_ragged(
     valid = order >= 0
     position[order[valid]] = np.nonzero(valid)[0]
     return _assemble(tuple(parts), position)
+
+
+def _ragged_solver(solver: str, kernel: Kernel, xs: list[np.ndarray]) -> str:
+    """The solver for all series: quasisep needs every series sorted (checked here, at once)."""
+    unsorted = [i for i, x in enumerate(xs) if np.any(np.diff(x) < 0)]
+    if solver == "quasisep" and unsorted:
+        raise ValueError(f"xs[{unsorted[0]}] must be sorted (non-decreasing) for solver='quasisep'")
+    if solver == "auto" and unsorted:
+        solver = "cholesky"
+    return resolve_solver(solver, kernel, xs[0], min_n=0)
 
 
 def _pad_batch(xs, ys, diags, length: int, n_rows: int, dtype):
