@@ -1,9 +1,9 @@
 """Compile counting and explanation, shape buckets, persistent compilation cache."""
 
+from diffkern._buckets import bucket_length as bucket_length
+from diffkern._buckets import pad_to_bucket as pad_to_bucket
 from diffkern.jit._assert import RecompileError as RecompileError
 from diffkern.jit._assert import assert_no_recompile as assert_no_recompile
-from diffkern.jit._buckets import bucket_length as bucket_length
-from diffkern.jit._buckets import pad_to_bucket as pad_to_bucket
 from diffkern.jit._cache import CacheWarning as CacheWarning
 from diffkern.jit._cache import default_cache_dir as default_cache_dir
 from diffkern.jit._cache import enable_persistent_cache as enable_persistent_cache

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, Real
 
-from diffkern.jit._buckets import bucket_length
+from diffkern._buckets import bucket_length
 from diffkern.kepler._inputs import to_device
 from diffkern.kepler._solver import KeplerSolver
 from diffkern.orbits._radial_velocity import radial_velocity

@@ -1,4 +1,8 @@
-"""Shape buckets: pad variable lengths up to a few sizes so a handful of programs serve all."""
+"""Shape buckets: pad variable lengths up to a few sizes so a handful of programs serve all.
+
+Shared by the kernels' batch paths (GP, orbits) and re-exported by :mod:`diffkern.jit`; it sits
+outside :mod:`diffkern.jit` because kernels never import the packages that observe them.
+"""
 
 from __future__ import annotations
 
