@@ -96,6 +96,22 @@ def test_unwatched_functions_are_explained_from_jax():
     assert weak.recompiles[0].causes == ("period weak type False -> True",)
 
 
+def test_parse_static_argument_change_is_readable():
+    static = "<class 'jax._src.tree_util.Static'> with pytree metadata Static(val=<function {}>)"
+    text = (
+        "TRACING CACHE MISS at x.py:6 (<module>):\n  for g defined at x.py:4\n"
+        "  different input pytree:\n  * at input path [0][1], now "
+        + static.format("f at 0x1")
+        + " and before "
+        + static.format("f at 0x2")
+        + ", so the pytree node metadata does not match\n"
+    )
+    (cause,) = parse_jax_explanation(text).causes
+    assert cause == (
+        "input path [0][1] static value changed (a new Python object: function, closure or config)"
+    )
+
+
 def test_parse_unknown_report_keeps_text():
     text = "TRACING CACHE MISS at x.py:1 (f):\n  for f defined at x.py:1\n  something new\n"
     assert parse_jax_explanation(text) == Explanation("f", ("something new",), source="jax")

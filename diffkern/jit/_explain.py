@@ -88,7 +88,12 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_STATIC = "jax._src.tree_util.Static"
+
+
 def _cause(where: str, now: str, before: str) -> str:
+    if _STATIC in now and _STATIC in before:  # a static (hashed) argument took a new value
+        return f"{where} static value changed (a new Python object: function, closure or config)"
     new, old = _aval(now), _aval(before)
     if new is None or old is None:  # pytree metadata can run to pages: keep the start
         return f"{where} {_short(before)} -> {_short(now)}"
