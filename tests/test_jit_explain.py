@@ -112,6 +112,18 @@ def test_parse_static_argument_change_is_readable():
     )
 
 
+def test_parse_names_filter_jit_arguments_by_position():
+    text = (
+        "TRACING CACHE MISS at x.py:6 (<module>):\n  for g defined at x.py:4\n"
+        "  * at dynamic_nodonate['rest'][0], now f32[180] and before f32[100]\n"
+        "  * at dynamic_nodonate['first'].x, now f32[3] and before f64[3]\n"
+    )
+    assert parse_jax_explanation(text).causes == (
+        "argument 1 shape (100,) -> (180,)",
+        "argument 0.x dtype float64 -> float32",
+    )
+
+
 def test_parse_unknown_report_keeps_text():
     text = "TRACING CACHE MISS at x.py:1 (f):\n  for f defined at x.py:1\n  something new\n"
     assert parse_jax_explanation(text) == Explanation("f", ("something new",), source="jax")

@@ -91,7 +91,19 @@ def _short(text: str, limit: int = 80) -> str:
 _STATIC = "jax._src.tree_util.Static"
 
 
+# equinox.filter_jit passes (first argument, other positional arguments) as its dynamic inputs
+_EQX_FIRST = re.compile(r"dynamic_(?:no)?donate\['first'\]")
+_EQX_REST = re.compile(r"dynamic_(?:no)?donate\['rest'\]\[(\d+)\]")
+
+
+def _argument(where: str) -> str:
+    """``equinox.filter_jit``'s input paths as positional argument numbers (0-based)."""
+    where = _EQX_FIRST.sub("argument 0", where)
+    return _EQX_REST.sub(lambda m: f"argument {int(m.group(1)) + 1}", where)
+
+
 def _cause(where: str, now: str, before: str) -> str:
+    where = _argument(where)
     if _STATIC in now and _STATIC in before:  # a static (hashed) argument took a new value
         return f"{where} static value changed (a new Python object: function, closure or config)"
     new, old = _aval(now), _aval(before)
