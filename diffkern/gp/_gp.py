@@ -13,6 +13,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from diffkern.gp._dense import dense_log_probability, failure_message, noisy_covariance
 from diffkern.gp._kernel import Kernel
+from diffkern.gp._matrix import kernel_matrix
 from diffkern.gp._params import check_values, concrete, inputs
 from diffkern.gp._quasisep import quasisep_log_probability, quasisep_solve
 from diffkern.gp._solver import resolve_solver
@@ -122,7 +123,8 @@ class GaussianProcess(eqx.Module):
 
     def _covariance(self, dtype) -> Float[Array, "*shape N"]:
         """K(X, X) + diag(diag + jitter) in ``dtype``."""
-        return noisy_covariance(self.kernel(self.X.astype(dtype)), self._noise(dtype), self.jitter)
+        K = kernel_matrix(self.kernel, self.X.astype(dtype))
+        return noisy_covariance(K, self._noise(dtype), self.jitter)
 
     def _cholesky(self, dtype) -> Float[Array, "*shape N"]:
         L = jnp.linalg.cholesky(self._covariance(dtype))

@@ -14,6 +14,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 from diffkern._buckets import bucket_length
 from diffkern.gp._dense import dense_log_probability, noisy_covariance
 from diffkern.gp._kernel import Kernel
+from diffkern.gp._matrix import kernel_matrix
 from diffkern.gp._params import check_values
 from diffkern.gp._quasisep import quasisep_log_probability
 from diffkern.gp._solver import resolve_solver
@@ -60,7 +61,7 @@ def log_probability_padded(
         r = jnp.where(m, y, 0)
         if solver == "quasisep":
             return quasisep_log_probability(kernel, x, d, r, m)
-        C = noisy_covariance(kernel(x), d, _JITTER, m)
+        C = noisy_covariance(kernel_matrix(kernel, x), d, _JITTER, m)
         return dense_log_probability(C, r, jnp.sum(m), on_failure)
 
     return jax.vmap(one)(X, Y, diag, mask)
