@@ -44,6 +44,26 @@ def _environment(data: dict) -> dict[str, str]:
     }
 
 
+def _peer_table(data: dict) -> str:
+    """diffkern's main variant against every peer and baseline of each case, not only the best."""
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for b in data.get("benchmarks", []):
+        groups.setdefault(b["group"], []).append((b["extra_info"]["library"], b["stats"]["median"]))
+    lines = []
+    for group, entries in groups.items():
+        ours = dict(entries).get("diffkern")
+        for library, median in sorted(entries, key=lambda e: e[1]):
+            if ours is not None and not library.startswith("diffkern"):
+                lines.append(f"| {group} | {library} | {median / ours:.2f}x |")
+    if not lines:
+        return ""
+    return (
+        "\n\nAgainst every peer and baseline (peer median / diffkern median; `jax:...` and "
+        "`scipy` rows are baselines, not peers):\n\n| case | peer | speedup |\n"
+        "| --- | --- | ---: |\n" + "\n".join(lines)
+    )
+
+
 def _bytes(n: float) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
@@ -97,7 +117,7 @@ python benchmarks/make_results.py bench.json
 
 {_METHOD}
 
-{format_table(rows(data), markdown=True)}{_memory_table(data)}
+{format_table(rows(data), markdown=True)}{_peer_table(data)}{_memory_table(data)}
 """
 
 

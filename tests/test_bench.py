@@ -140,6 +140,7 @@ def test_make_results_renders_environment_and_table(tmp_path):
         assert needle in text
     assert KEPLER_ROW in text
     assert "| checkpoint N=10 | 2.05 GB | 3.1 MB |" in text
+    assert "| kepler value float64 N=1000 | jaxoplanet | 3.00x |" in text
 
 
 TINY_BENCHMARK = """
