@@ -53,9 +53,10 @@ def enable_persistent_cache(
 ) -> Path | None:
     """Keep compiled programs on disk so later processes load instead of compiling.
 
-    JAX never writes a program that holds a host callback, and a value check (``eqx.error_if``)
-    in its default ``"raise"`` mode is one: call ``diffkern.jit.set_value_checks("nan")`` too
-    so that kernels with checks are kept as well (then check results for NaN on the host).
+    JAX up to 0.10 never writes a program that holds a host callback (later versions do), and
+    a value check (``eqx.error_if``) in its default ``"raise"`` mode is one: there, call
+    ``diffkern.jit.set_value_checks("nan")`` too so that kernels with checks are kept as well
+    (then check results for NaN on the host).
 
     Args:
         path: cache directory; default :func:`default_cache_dir` (``$DIFFKERN_CACHE_DIR`` or a

@@ -1,11 +1,12 @@
 """How failed value checks (``eqx.error_if``) report: raise from a host callback, or give NaN.
 
-The mode decides what the persistent compilation cache can keep: JAX never writes a program
-with a host callback to it, and ``eqx.error_if`` raises through one, so in ``"raise"`` mode
-every program with a value check (most diffkern kernels with traced parameters) compiles again
-in each process. In ``"nan"`` mode the checks compile to a plain select and every program is
-cacheable; a failed check then shows as NaN in the result instead of an exception, so results
-must be checked on the host (``jnp.isfinite`` of a loss, say) to never pass a NaN on silently.
+The mode decides what the persistent compilation cache can keep: JAX up to 0.10 never writes a
+program with a host callback to it (later versions do), and ``eqx.error_if`` raises through
+one, so in ``"raise"`` mode every program with a value check (most diffkern kernels with traced
+parameters) compiles again in each process there. In ``"nan"`` mode the checks compile to a
+plain select and every program is cacheable; a failed check then shows as NaN in the result
+instead of an exception, so results must be checked on the host (``jnp.isfinite`` of a loss,
+say) to never pass a NaN on silently.
 """
 
 from __future__ import annotations
