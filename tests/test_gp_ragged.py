@@ -159,7 +159,7 @@ def test_unsorted_series(x64):
 
 
 def test_thousand_series_one_call_few_compiles(x64):
-    """The issue's example: 1000 series with N in [50, 500] in one call."""
+    """1000 series with N in [50, 500] in one call."""
     rng = np.random.default_rng(9)
     lengths = rng.integers(50, 501, 1000).tolist()
     xs, ys, diags = _series(lengths, 10)
