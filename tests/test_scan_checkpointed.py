@@ -69,7 +69,7 @@ def test_repeated_map_derivative_closed_form(x64):
     np.testing.assert_allclose(jax.vmap(jax.grad(g))(x), expected, rtol=1e-12)
 
 
-def _seed_gradient(x):
+def _recurrence_gradient(x):
     """Closed form: y_n = prod(x) + sum_i prod_{j>i} x_j / x_i, so dy_n/dx_k =
     prod_{j!=k} x_j + sum_{i<k} prod_{j>i, j!=k} x_j / x_i - prod_{j>k} x_j / x_k^2."""
     x = np.asarray(x, np.float64)
@@ -82,22 +82,22 @@ def _seed_gradient(x):
 
 
 @pytest.mark.parametrize(
-    "x, seed",
+    "x, published",
     [
         ([1.0, 2.0, 4.0, 5.0], [0.0, 35.0, 22.1875, 18.21]),
         (np.arange(1.0, 9.0), [0.0, 35280.0, 29493.332, 23135.0]),
     ],
 )
-def test_seed_recurrence_gradient(x, seed, dtype):
+def test_recurrence_gradient_matches_published_values(x, published, dtype):
     """y_i = y_{i-1} x_i + 1/x_i from y_0 = 1; gradient of the last y (y_0 = 0 would give
-    dy/dx_1 = -prod(x[1:]), not the seed's 0)."""
+    dy/dx_1 = -prod(x[1:]), not the published 0)."""
     step = lambda y, xi: (y * xi + 1 / xi, None)
     last = lambda x: checkpointed_scan(step, jnp.ones((), dtype), x, checkpoint=2)[0]
     grad = jax.grad(last)(jnp.asarray(x, dtype))
     tol = tolerance(dtype, float32=1e-5, float64=1e-12)
-    np.testing.assert_allclose(grad, _seed_gradient(x), rtol=tol, atol=tol)
-    # The seed's figures carry 8 significant digits.
-    np.testing.assert_allclose(grad[: len(seed)], seed, rtol=max(tol, 1e-7), atol=tol)
+    np.testing.assert_allclose(grad, _recurrence_gradient(x), rtol=tol, atol=tol)
+    # The published figures carry 8 significant digits.
+    np.testing.assert_allclose(grad[: len(published)], published, rtol=max(tol, 1e-7), atol=tol)
 
 
 def _grad_memory(checkpoint, n, state=256):
