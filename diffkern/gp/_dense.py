@@ -23,6 +23,8 @@ from jaxtyping import Array, Bool, Float
 
 # Below this size _cho_inverse solves against the identity (2 n^3 flops, negligible here).
 _BLOCK = 128
+# Jitter added to the covariance's diagonal, in units of eps * mean(diag) (see noisy_covariance).
+DEFAULT_JITTER = 10.0
 
 
 def _cho_inverse(L: Float[Array, "n n"]) -> Float[Array, "n n"]:

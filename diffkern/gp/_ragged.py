@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from diffkern._buckets import bucket_length
-from diffkern.gp._dense import dense_log_probability, noisy_covariance
+from diffkern.gp._dense import DEFAULT_JITTER, dense_log_probability, noisy_covariance
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._matrix import kernel_matrix
 from diffkern.gp._params import check_values
@@ -22,7 +22,6 @@ from diffkern.precision import result_dtype
 
 # Padded series per compiled call are capped so one call holds about this many matrix entries.
 _MAX_ENTRIES = 2**24
-_JITTER = 10.0
 # Smallest series-count bucket per solver: a padded series costs O(L^3) in the dense solver
 # (so pad counts finely) and next to nothing in the quasiseparable one (pad coarsely: fewer
 # programs for new mixes of lengths).
@@ -61,7 +60,7 @@ def log_probability_padded(
         r = jnp.where(m, y, 0)
         if solver == "quasisep":
             return quasisep_log_probability(kernel, x, d, r, m)
-        C = noisy_covariance(kernel_matrix(kernel, x), d, _JITTER, m)
+        C = noisy_covariance(kernel_matrix(kernel, x), d, DEFAULT_JITTER, m)
         return dense_log_probability(C, r, jnp.sum(m), on_failure)
 
     return jax.vmap(one)(X, Y, diag, mask)
