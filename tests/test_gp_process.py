@@ -190,6 +190,12 @@ def test_condition_at_data_with_noise(x64):
     heteroscedastic = GaussianProcess(Matern32(1.3), x, diag=jnp.full(30, 0.09))
     with pytest.raises(ValueError, match="scalar diag"):
         heteroscedastic.condition(y, jnp.asarray([0.5]), include_noise=True)
+    # Without the noise at X_test, a per-point diag predicts anywhere.
+    test_points = np.asarray([0.5, 2.5, 7.0])
+    _, mean, cov = _numpy_gp(x, y, 1.0, 1.3, 0.09, test_points)
+    mu, var = heteroscedastic.condition(y, jnp.asarray(test_points))
+    np.testing.assert_allclose(mu, mean, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(var, np.diag(cov), rtol=1e-8, atol=1e-12)
 
 
 class _Line(eqx.Module):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -174,14 +173,5 @@ def predict(
 ) -> tuple[Array, Array, Array]:
     """At ``t``: Keplerian, GP mean of the activity and its standard deviation."""
     gp, residual = activity_gp(params, priors, data)
-    if t is data.t:
-        mean, var = gp.condition(residual)
-    else:
-        # GaussianProcess.condition(y, X_test) rejects a per-point diag even without
-        # include_noise; condition densely here until it accepts one.
-        factor = jax.scipy.linalg.cho_factor(gp.kernel(data.t) + jnp.diag(gp.diag), lower=True)
-        cross = gp.kernel(data.t, t)
-        mean = cross.T @ jax.scipy.linalg.cho_solve(factor, residual)
-        prior_var = gp.kernel.evaluate(jnp.zeros_like(t))
-        var = prior_var - jnp.sum(cross * jax.scipy.linalg.cho_solve(factor, cross), axis=0)
+    mean, var = gp.condition(residual, t)
     return keplerian(params, priors, data, t), mean, jnp.sqrt(jnp.maximum(var, 0.0))

@@ -11,7 +11,12 @@ import numpy as np
 from jax.scipy.linalg import cho_solve
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from diffkern.gp._dense import dense_log_probability, failure_message, noisy_covariance
+from diffkern.gp._dense import (
+    DEFAULT_JITTER,
+    dense_log_probability,
+    failure_message,
+    noisy_covariance,
+)
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._matrix import kernel_matrix
 from diffkern.gp._params import check_values, concrete, inputs
@@ -62,7 +67,7 @@ class GaussianProcess(eqx.Module):
         mean: Mean = None,
         solver: str = "auto",
         on_failure: str = "raise",
-        jitter: float = 10.0,
+        jitter: float = DEFAULT_JITTER,
     ):
         if not isinstance(kernel, Kernel):
             raise TypeError(f"kernel must be a diffkern.gp.Kernel, got {type(kernel).__name__}")
@@ -170,8 +175,8 @@ class GaussianProcess(eqx.Module):
             alpha = cho_solve((L, True), r)
             S = cho_solve((L, True), Ks)
         mean = self._mean_at(X_test, dtype, at_data=same) + Ks.T @ alpha
-        noise = jnp.broadcast_to(self.diag.astype(dtype), X_test.shape)
-        noise = noise if include_noise else jnp.zeros_like(noise)
+        noise = self.diag.astype(dtype) if include_noise else jnp.zeros((), dtype)
+        noise = jnp.broadcast_to(noise, X_test.shape)
         if return_cov:
             cov = self.kernel(X_test) - Ks.T @ S
             return mean, 0.5 * (cov + cov.T) + jnp.diag(noise)
