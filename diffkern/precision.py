@@ -20,15 +20,10 @@ import contextlib
 from collections.abc import Iterator
 
 import jax
-import jax.numpy as jnp
-import numpy as np
+
+from diffkern._arrays import as_float, default_float, eps, result_dtype, x64_enabled
 
 __all__ = ["float64", "x64_enabled", "default_float", "as_float", "result_dtype", "eps"]
-
-
-def x64_enabled() -> bool:
-    """Whether 64-bit types are currently enabled (globally or by :func:`float64`)."""
-    return bool(jax.config.read("jax_enable_x64"))
 
 
 @contextlib.contextmanager
@@ -45,32 +40,3 @@ def float64(enabled: bool = True) -> Iterator[None]:
         ctx = enable_x64() if enabled else disable_x64()
     with ctx:
         yield
-
-
-def default_float() -> np.dtype:
-    """The dtype Python scalars and integers promote to: float64 under x64, else float32."""
-    return np.dtype(np.float64 if x64_enabled() else np.float32)
-
-
-def result_dtype(*args) -> np.dtype:
-    """Floating dtype of a kernel's result: the widest floating input, else the default float.
-
-    Integer and boolean inputs never widen the result; Python scalars are weakly typed.
-    """
-    floats = [a for a in args if jnp.issubdtype(jnp.result_type(a), jnp.floating)]
-    if not floats:
-        return default_float()
-    return np.dtype(jnp.result_type(*floats))  # weak types (Python floats) do not widen
-
-
-def as_float(x, dtype=None) -> jax.Array:
-    """``x`` as a floating array: integers promote to ``dtype`` (default: the default float)."""
-    x = jnp.asarray(x)
-    if dtype is None:
-        dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else default_float()
-    return x.astype(dtype)
-
-
-def eps(dtype) -> float:
-    """Machine epsilon of a floating dtype."""
-    return float(jnp.finfo(dtype).eps)

@@ -11,6 +11,7 @@ import numpy as np
 from jax.scipy.linalg import cho_solve
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from diffkern._arrays import as_float, check_values, concrete, inputs, result_dtype
 from diffkern.gp._dense import (
     DEFAULT_JITTER,
     dense_log_probability,
@@ -19,10 +20,8 @@ from diffkern.gp._dense import (
 )
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._matrix import kernel_matrix
-from diffkern.gp._params import check_values, concrete, inputs
 from diffkern.gp._quasisep import quasisep_log_probability, quasisep_solve
 from diffkern.gp._solver import resolve_solver
-from diffkern.precision import as_float, result_dtype
 
 Mean = Callable[[Array], Array] | ArrayLike | None
 _FAILURE = ("raise", "-inf")

@@ -8,8 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern.gp._params import cast, inputs, scalar_param
-from diffkern.precision import result_dtype
+from diffkern._arrays import cast, inputs, result_dtype, scalar_param
 
 
 class Kernel(eqx.Module):

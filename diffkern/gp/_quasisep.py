@@ -20,10 +20,10 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float
 
+from diffkern._arrays import result_dtype
 from diffkern.gp import _quasisep_scan as scan
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._state_space import state_space
-from diffkern.precision import result_dtype
 
 _PIVOT_MESSAGE = (
     "K + diag is not positive definite at this precision (a pivot of the quasiseparable "

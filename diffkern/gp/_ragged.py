@@ -11,14 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
+from diffkern._arrays import check_values, result_dtype
 from diffkern._buckets import bucket_length
 from diffkern.gp._dense import DEFAULT_JITTER, dense_log_probability, noisy_covariance
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._matrix import kernel_matrix
-from diffkern.gp._params import check_values
 from diffkern.gp._quasisep import quasisep_log_probability
 from diffkern.gp._solver import resolve_solver
-from diffkern.precision import result_dtype
 
 # Padded series per compiled call are capped so one call holds about this many matrix entries.
 _MAX_ENTRIES = 2**24

@@ -7,8 +7,8 @@ import math
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from diffkern._arrays import cast, scalar_param
 from diffkern.gp._kernel import Kernel
-from diffkern.gp._params import cast, scalar_param
 
 # Near critical damping (|f x^2| < _SERIES) the three closed forms meet; a series in z = f x^2
 # is exact there and keeps value and gradients smooth through quality = 1/2.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import ArrayLike, Float
 
+from diffkern._arrays import concrete
 from diffkern.gp._kernel import Kernel
-from diffkern.gp._params import concrete
 from diffkern.gp._state_space import quasisep_supported
 
 SOLVERS = ("auto", "cholesky", "quasisep")

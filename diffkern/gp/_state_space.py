@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from diffkern._arrays import cast
 from diffkern.gp._kernel import Constant, Kernel, Product, Sum
-from diffkern.gp._params import cast
 from diffkern.gp._sho import _COS, _SERIES, _SINC, SHO, _series
 from diffkern.gp._stationary import Cosine, Exp, Matern32, Matern52
 

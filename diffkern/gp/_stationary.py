@@ -7,8 +7,8 @@ import math
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from diffkern._arrays import cast, scalar_param
 from diffkern.gp._kernel import Kernel
-from diffkern.gp._params import cast, scalar_param
 
 
 class _Scaled(Kernel):

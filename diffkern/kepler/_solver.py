@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from diffkern.kepler._inputs import broadcast_floats, to_device
+from diffkern._arrays import broadcast_floats, to_device
 from diffkern.kepler._solve import solve
 from diffkern.kepler._steps import METHODS
 

@@ -18,11 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, Real
 
+from diffkern._arrays import result_dtype, to_device
 from diffkern._buckets import bucket_length
-from diffkern.kepler._inputs import to_device
 from diffkern.kepler._solver import KeplerSolver
 from diffkern.orbits._radial_velocity import radial_velocity
-from diffkern.precision import result_dtype
 
 _DEFAULT_SOLVER = KeplerSolver()
 

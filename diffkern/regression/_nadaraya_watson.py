@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern.precision import result_dtype
+from diffkern._arrays import result_dtype
 
 
 def _block(zq: Array, z: Array, x: Array, bandwidth: Array) -> Array:

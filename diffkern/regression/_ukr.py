@@ -8,7 +8,7 @@ import optax
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from diffkern.precision import as_float
+from diffkern._arrays import as_float
 from diffkern.regression._nadaraya_watson import nadaraya_watson
 
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern.precision import result_dtype
+from diffkern._arrays import result_dtype
 
 Method = Literal["auto", "sequential", "associative"]
 _METHODS = ("auto", "sequential", "associative")

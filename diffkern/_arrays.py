@@ -1,0 +1,125 @@
+"""The one private array layer: dtype policy, promotion, broadcasting and value checks.
+
+Every kernel package normalises its inputs here, so integers promote, Python scalars stay
+weakly typed and bad values are reported the same way everywhere:
+
+* dtypes: :func:`default_float`, :func:`result_dtype`, :func:`as_float`, :func:`cast`;
+* shapes: :func:`broadcast_floats` (one dtype, one broadcast shape), :func:`inputs` (1-D);
+* values: :func:`concrete` (the value when known now), :func:`check_values` (``ValueError`` at
+  once when concrete, ``eqx.error_if`` when traced), :func:`scalar_param`;
+* transfer: :func:`to_device` (data crosses a ``jit`` boundary as traced arrays).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Real
+
+
+def x64_enabled() -> bool:
+    """Whether 64-bit types are currently enabled (globally or by ``diffkern.float64``)."""
+    return bool(jax.config.read("jax_enable_x64"))
+
+
+def default_float() -> np.dtype:
+    """The dtype Python scalars and integers promote to: float64 under x64, else float32."""
+    return np.dtype(np.float64 if x64_enabled() else np.float32)
+
+
+def result_dtype(*args) -> np.dtype:
+    """Floating dtype of a kernel's result: the widest floating input, else the default float.
+
+    Integer and boolean inputs never widen the result; Python scalars are weakly typed.
+    """
+    floats = [a for a in args if jnp.issubdtype(jnp.result_type(a), jnp.floating)]
+    if not floats:
+        return default_float()
+    return np.dtype(jnp.result_type(*floats))  # weak types (Python floats) do not widen
+
+
+def as_float(x, dtype=None) -> jax.Array:
+    """``x`` as a floating array: integers promote to ``dtype`` (default: the default float)."""
+    x = jnp.asarray(x)
+    if dtype is None:
+        dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else default_float()
+    return x.astype(dtype)
+
+
+def eps(dtype) -> float:
+    """Machine epsilon of a floating dtype."""
+    return float(jnp.finfo(dtype).eps)
+
+
+def cast(x: Array, dtype) -> Array:
+    """``x`` in ``dtype`` (parameters follow the dtype of a kernel's inputs)."""
+    return jnp.asarray(x).astype(dtype)
+
+
+def broadcast_floats(**arrays: Real[ArrayLike, "*_"]) -> list[Float[Array, "*batch"]]:
+    """The keyword arguments as floating arrays of one dtype and one broadcast shape.
+
+    Integers are promoted; the dtype is the widest floating input (else the default float).
+    Shapes that do not broadcast raise a ``ValueError`` naming the arguments.
+    """
+    dtype = result_dtype(*arrays.values())
+    floats = {name: as_float(x, dtype) for name, x in arrays.items()}
+    try:
+        shape = np.broadcast_shapes(*(x.shape for x in floats.values()))
+    except ValueError:
+        shapes = ", ".join(f"{name} {x.shape}" for name, x in floats.items())
+        raise ValueError(f"shapes must broadcast against each other, got {shapes}") from None
+    return [jnp.broadcast_to(x, shape) for x in floats.values()]
+
+
+def inputs(x: ArrayLike, name: str) -> Array:
+    """1-D floating inputs (times, positions)."""
+    x = as_float(x)
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be 1-D of shape (N,), got shape {x.shape}")
+    return x
+
+
+def to_device(*arrays: Real[ArrayLike, "*_"]) -> list[Real[Array, "*_"]]:
+    """Inputs as device arrays, so they cross a ``jit`` boundary as traced data (never as static
+    Python values that would recompile per value). ``jax.device_put`` converts on the host and
+    compiles nothing; Python scalars stay weakly typed."""
+    return [
+        x if isinstance(x, jax.Array) else jax.device_put(x if np.isscalar(x) else np.asarray(x))
+        for x in arrays
+    ]
+
+
+def concrete(x: ArrayLike) -> np.ndarray | None:
+    """``x`` as numpy when its value is known now (outside tracing), else None."""
+    try:
+        return np.asarray(x)
+    except jax.errors.TracerArrayConversionError:
+        return None
+
+
+def check_values(x: Array, name: str, *, positive: bool) -> Array:
+    """``x`` after checking ``x > 0`` (``positive``) or ``x >= 0``.
+
+    Concrete values raise ``ValueError`` at once; traced values are checked with
+    ``eqx.error_if`` (``EQX_ON_ERROR=nan`` turns the check into NaN, ``=breakpoint`` debugs).
+    """
+    bound = "> 0" if positive else ">= 0"
+    value = concrete(x)
+    if value is not None:
+        bad = ~(value > 0) if positive else ~(value >= 0)
+        if np.any(bad):
+            raise ValueError(f"{name} must be {bound}, got {value}")
+        return x
+    bad = ~(x > 0) if positive else ~(x >= 0)
+    return eqx.error_if(x, bad, f"{name} must be {bound}")
+
+
+def scalar_param(value: ArrayLike, name: str, *, positive: bool = True) -> Array:
+    """A kernel parameter: a floating scalar array, checked to be positive (or non-negative)."""
+    x = as_float(value)
+    if x.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {x.shape}")
+    return check_values(x, name, positive=positive)
