@@ -58,7 +58,7 @@ def find_benchmarks(directory: str | None = None) -> Path:
         path = Path(__file__).resolve().parent.parent / "benchmarks"
         hint = (
             "diffkern bench runs the suite of a source checkout: clone diffkern, "
-            "`pip install -e \".[bench]\"` and run it there, or pass --benchmarks DIR"
+            '`pip install -e ".[bench]"` and run it there, or pass --benchmarks DIR'
         )
     else:
         path = Path(directory).resolve()
@@ -78,7 +78,8 @@ def select(directory: Path, only: str | None) -> list[Path]:
     chosen = []
     for name in names:
         matches = [
-            f for f, stem in zip(files, available, strict=True)
+            f
+            for f, stem in zip(files, available, strict=True)
             if stem == name or stem.startswith(name + "_")
         ]
         if not matches:

@@ -27,6 +27,8 @@ import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from diffkern._arrays import error_if
+
 __all__ = ["FitResult", "Laplace", "minimize", "laplace"]
 
 
@@ -225,7 +227,7 @@ def laplace(loss: Callable[..., Any], params: PyTree, *args: Any, has_aux: bool 
     diff, static = eqx.partition(params, eqx.is_inexact_array)
     hessian, cov, std, ok = _laplace(loss, static, has_aux, diff, args)
     if isinstance(ok, jax.core.Tracer):
-        cov = eqx.error_if(cov, ~ok, _NOT_A_MINIMUM)
+        cov = error_if(cov, ~ok, _NOT_A_MINIMUM)
     elif not bool(ok):
         raise ValueError(_NOT_A_MINIMUM)
     return Laplace(mean=params, std=eqx.combine(std, static), cov=cov, hessian=hessian)

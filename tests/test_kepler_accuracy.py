@@ -71,9 +71,7 @@ def test_solve_returns_consistent_trig(dtype, grid):
         assert np.abs(np.asarray(getattr(result, name), np.float64) - ref[name]).max() <= tol, name
     # f is ill-conditioned as e -> 1 (df/dE ~ sqrt(2 / (1 - e)) at E -> 0): bound the error by
     # the conditioning times the E tolerance, plus rounding.
-    cond = np.sqrt(1 - e.astype(np.float64) ** 2) / (
-        1 - e.astype(np.float64) * ref["cos_E"]
-    )
+    cond = np.sqrt(1 - e.astype(np.float64) ** 2) / (1 - e.astype(np.float64) * ref["cos_E"])
     bound = cond * E_TOL[jnp.dtype(dtype).name] + 4 * tol
     for name in ("sin_f", "cos_f"):
         assert np.all(np.abs(np.asarray(getattr(result, name), np.float64) - ref[name]) <= bound)

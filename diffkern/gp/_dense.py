@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve, solve_triangular
 from jaxtyping import Array, Bool, Float
+
+from diffkern._arrays import error_if
 
 # Below this size _cho_inverse solves against the identity (2 n^3 flops, negligible here).
 _BLOCK = 128
@@ -117,4 +118,4 @@ def dense_log_probability(
     failed = ~jnp.isfinite(value)
     if on_failure == "-inf":
         return jnp.where(failed, -jnp.inf, value)
-    return eqx.error_if(value, failed, failure_message(C.dtype))
+    return error_if(value, failed, failure_message(C.dtype))

@@ -11,7 +11,7 @@ import numpy as np
 from jax.scipy.linalg import cho_solve
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from diffkern._arrays import as_float, check_values, concrete, inputs, result_dtype
+from diffkern._arrays import as_float, check_values, concrete, error_if, inputs, result_dtype
 from diffkern.gp._dense import (
     DEFAULT_JITTER,
     dense_log_probability,
@@ -132,7 +132,7 @@ class GaussianProcess(eqx.Module):
 
     def _cholesky(self, dtype) -> Float[Array, "*shape N"]:
         L = jnp.linalg.cholesky(self._covariance(dtype))
-        return eqx.error_if(L, ~jnp.all(jnp.isfinite(L)), failure_message(dtype))
+        return error_if(L, ~jnp.all(jnp.isfinite(L)), failure_message(dtype))
 
     def log_probability(self, y: ArrayLike) -> Float[Array, ""]:
         """log N(y | m(X), K + diag), with the closed-form gradient of the dense solver."""

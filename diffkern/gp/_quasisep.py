@@ -14,13 +14,12 @@ K + diag is not positive definite at the working precision, e.g. float32 with ti
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from diffkern._arrays import result_dtype
+from diffkern._arrays import error_if, result_dtype
 from diffkern.gp import _quasisep_scan as scan
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._state_space import state_space
@@ -66,9 +65,7 @@ def _problem(
         last = lax.cummax(jnp.where(keep, index, -1))
         previous = jnp.concatenate([jnp.full(1, -1, index.dtype), last[:-1]])
         dt = jnp.where(keep & (previous >= 0), t - t[jnp.maximum(previous, 0)], 0)
-    dt = eqx.error_if(
-        dt, jnp.any(~(dt >= 0)), "t must be sorted (non-decreasing) at unmasked points"
-    )
+    dt = error_if(dt, jnp.any(~(dt >= 0)), "t must be sorted (non-decreasing) at unmasked points")
     ss = state_space(kernel, dtype)
     arrays = scan.Arrays(ss.transition(dt), diag, r, keep)
     return arrays, ss.pinf @ ss.h, ss.h
@@ -84,7 +81,7 @@ def _log_probability(
     keep: Bool[Array, " N"],
 ) -> Float[Array, ""]:
     value, smin = scan.log_probability(scan.Arrays(A, d, r, keep), g0, h)
-    return eqx.error_if(value, ~(smin > 0), _PIVOT_MESSAGE)
+    return error_if(value, ~(smin > 0), _PIVOT_MESSAGE)
 
 
 @_log_probability.defjvp
@@ -93,7 +90,7 @@ def _log_probability_jvp(primals, tangents):
     arrays = scan.Arrays(A, d, r, keep)
     filtered = scan.filtered(arrays, g0, h)
     value = filtered.log_probability(keep)
-    value = eqx.error_if(value, ~(filtered.min_pivot() > 0), _PIVOT_MESSAGE)
+    value = error_if(value, ~(filtered.min_pivot() > 0), _PIVOT_MESSAGE)
     grads = scan.log_probability_grad(arrays, g0, h, filtered)
     tangent = sum(jnp.sum(g * dx) for g, dx in zip(grads, tangents[:5], strict=True))
     return value, tangent
@@ -126,4 +123,4 @@ def quasisep_solve(
     arrays, g0, h = _problem(kernel, t, diag, r, mask)
     filtered = scan.filtered(arrays, g0, h)
     alpha = scan.solve(arrays, h, filtered)
-    return eqx.error_if(alpha, ~(filtered.min_pivot() > 0), _PIVOT_MESSAGE)
+    return error_if(alpha, ~(filtered.min_pivot() > 0), _PIVOT_MESSAGE)

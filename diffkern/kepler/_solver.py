@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from diffkern._arrays import broadcast_floats, to_device
+from diffkern._arrays import broadcast_floats, error_if, to_device
 from diffkern.kepler._solve import solve
 from diffkern.kepler._steps import METHODS
 
@@ -98,7 +98,7 @@ def _checked_solve(
     if solver.check:
         # The check guards a scalar that is added to the input: passing the arrays themselves
         # through equinox.error_if's conditional would copy them and break XLA's fusion.
-        zero = eqx.error_if(
+        zero = error_if(
             jnp.zeros((), mean_anomaly.dtype),
             ~jnp.all(valid),
             "Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly",

@@ -1,12 +1,11 @@
 """Nadaraya-Watson kernel regression, computed in blocks of queries (never M x N at once)."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import result_dtype
+from diffkern._arrays import error_if, result_dtype
 
 
 def _block(zq: Array, z: Array, x: Array, bandwidth: Array) -> Array:
@@ -55,7 +54,7 @@ def nadaraya_watson(
         )
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"block_size must be a positive int, got {block_size!r}")
-    h = eqx.error_if(h, ~(h > 0), "nadaraya_watson: bandwidth must be > 0")
+    h = error_if(h, ~(h > 0), "nadaraya_watson: bandwidth must be > 0")
     m = zq.shape[0]
     bs = min(block_size, max(m, 1))
     n_blocks = -(-m // bs)

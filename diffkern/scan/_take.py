@@ -2,9 +2,10 @@
 
 from typing import Literal
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Int, Shaped
+
+from diffkern._arrays import error_if
 
 _MODES = ("check", "clip", "wrap", "fill")
 
@@ -41,5 +42,5 @@ def take(
     if mode == "check":
         out = jnp.take(a, jnp.where(idx < 0, idx + n, idx), axis=axis, mode="clip")
         bad = (idx < -n) | (idx >= n)
-        return eqx.error_if(out, bad, f"take: idx must be in [{-n}, {n}) along axis {axis}")
+        return error_if(out, bad, f"take: idx must be in [{-n}, {n}) along axis {axis}")
     return jnp.take(a, idx, axis=axis, mode=mode, fill_value=fill_value)

@@ -2,10 +2,11 @@
 
 from typing import Literal
 
-import equinox as eqx
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int, Shaped
+
+from diffkern._arrays import error_if
 
 
 def window(
@@ -41,4 +42,4 @@ def window(
     if mode == "clip":
         return out
     bad = (start < 0) | (start > n - size)
-    return eqx.error_if(out, bad, f"window: start must be in [0, {n - size}] for size {size}")
+    return error_if(out, bad, f"window: start must be in [0, {n - size}] for size {size}")
