@@ -10,7 +10,8 @@ weakly typed and bad values are reported the same way everywhere:
 * run-time checks: :func:`error_if`, the one place where compiled code reports a bad value
   (raise through ``equinox.error_if``, or NaN in the mode set by
   ``diffkern.jit.set_value_checks``);
-* transfer: :func:`to_device` (data crosses a ``jit`` boundary as traced arrays).
+* transfer: :func:`to_device` (data crosses a ``jit`` boundary as traced arrays);
+* placement: :func:`platform` (the backend the inputs live on, for choices made by device).
 """
 
 from __future__ import annotations
@@ -95,6 +96,27 @@ def to_device(*arrays: Real[ArrayLike, "*_"]) -> list[Real[Array, "*_"]]:
         x if isinstance(x, jax.Array) else jax.device_put(x if np.isscalar(x) else np.asarray(x))
         for x in arrays
     ]
+
+
+def platform(*arrays) -> str:
+    """The platform ("cpu", "gpu", "tpu") that a computation on ``arrays`` runs on.
+
+    Decided from where the inputs are placed, never from their values, so a choice made with it
+    is static: concrete arrays report their device's platform; traced values (inside ``jit``),
+    NumPy arrays and Python scalars fall back to ``jax.default_backend()``.
+    """
+    for x in jax.tree_util.tree_leaves(arrays):
+        if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer):
+            try:
+                devices = x.devices()
+            except Exception:  # deleted or donated buffers: fall back to the default
+                continue
+            return _platform_name(next(iter(devices)).platform)
+    return _platform_name(jax.default_backend())
+
+
+def _platform_name(name: str) -> str:
+    return "gpu" if name in ("cuda", "rocm", "gpu") else name
 
 
 def concrete(x: ArrayLike) -> np.ndarray | None:
