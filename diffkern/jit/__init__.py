@@ -1,7 +1,7 @@
 """Compile counting and explanation, shape buckets, persistent compilation cache."""
 
-from diffkern._buckets import bucket_length as bucket_length
-from diffkern._buckets import pad_to_bucket as pad_to_bucket
+from diffkern._ragged import bucket_length as bucket_length
+from diffkern._ragged import pad_to_bucket as pad_to_bucket
 from diffkern.jit._assert import RecompileError as RecompileError
 from diffkern.jit._assert import assert_no_recompile as assert_no_recompile
 from diffkern.jit._cache import CacheWarning as CacheWarning
@@ -14,5 +14,6 @@ from diffkern.jit._count import count_compiles as count_compiles
 from diffkern.jit._events import Observer as Observer
 from diffkern.jit._events import observing as observing
 from diffkern.jit._explain import Explanation as Explanation
+from diffkern.jit._signature import format_signature as format_signature
 from diffkern.jit._watch import instrument as instrument
 from diffkern.jit._watch import watch as watch

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import broadcast_floats, to_device
-from diffkern.kepler._solver import KeplerSolver
+from diffkern.kepler import KeplerSolver
 
 _DEFAULT_SOLVER = KeplerSolver()
 

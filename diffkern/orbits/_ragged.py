@@ -10,7 +10,6 @@ point by point, so padded points (which repeat a valid point) never touch the ot
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -19,36 +18,11 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, Real
 
 from diffkern._arrays import result_dtype, to_device
-from diffkern._buckets import bucket_length
-from diffkern.kepler._solver import KeplerSolver
+from diffkern._ragged import bucket_length, flat_layout, series_arrays
+from diffkern.kepler import KeplerSolver
 from diffkern.orbits._radial_velocity import radial_velocity
 
 _DEFAULT_SOLVER = KeplerSolver()
-
-
-class _Layout(NamedTuple):
-    """The series concatenated and padded (``flat``), each point's series, and the bounds."""
-
-    flat: np.ndarray
-    series: np.ndarray
-    offsets: list[int]
-    n_series: int
-
-
-def _layout(name: str, series: Sequence[Real[ArrayLike, " _"]], dtype) -> _Layout:
-    arrays = [np.asarray(x, dtype) for x in series]
-    if not arrays:
-        raise ValueError(f"{name} must hold at least one series")
-    for i, x in enumerate(arrays):
-        if x.ndim != 1 or x.size == 0:
-            raise ValueError(f"{name}[{i}] must be 1-D and non-empty, got shape {x.shape}")
-    offsets = np.cumsum([0] + [x.size for x in arrays]).tolist()
-    total = offsets[-1]
-    pad = bucket_length(total) - total
-    flat = np.concatenate([*arrays, np.full(pad, arrays[-1][-1], dtype)])
-    index = np.repeat(np.arange(len(arrays)), [x.size for x in arrays])
-    index = np.concatenate([index, np.full(pad, len(arrays) - 1)]).astype(np.int32)
-    return _Layout(flat, index, offsets, len(arrays))
 
 
 def _per_series(name: str, value: Real[ArrayLike, "*s"], n_series: int) -> Real[Array, "*S"]:
@@ -66,16 +40,6 @@ def _per_series(name: str, value: Real[ArrayLike, "*s"], n_series: int) -> Real[
     if host is not None:  # padded on the host: compiles nothing
         return jax.device_put(np.concatenate([host, np.full(pad, host[-1], host.dtype)]))
     return jnp.concatenate([value, jnp.broadcast_to(value[-1], (pad,))])
-
-
-def _split(flat: Float[Array, " T"], offsets: list[int]) -> list[Float[Array, " _"]]:
-    """The series back from the flat result: on the host when concrete (no program per
-    length), by slicing when traced (inside a caller's ``jit`` or ``grad``)."""
-    bounds = zip(offsets[:-1], offsets[1:], strict=True)
-    if isinstance(flat, jax.core.Tracer):
-        return [flat[a:b] for a, b in bounds]
-    host = np.asarray(flat)
-    return [jax.device_put(host[a:b]) for a, b in bounds]
 
 
 def _gather(params: Sequence[Real[Array, "*S"]], index: Int[Array, " T"]) -> list[Array]:
@@ -110,12 +74,13 @@ def radial_velocity_ragged(
     be traced (differentiable). Returns one array per series.
     """
     dtype = result_dtype(*ts, period, time_of_periastron, ecc, omega, semi_amplitude)
-    layout = _layout("ts", ts, dtype)
+    ts = series_arrays("ts", ts, dtype)
+    layout = flat_layout([t.size for t in ts])
     names = ("period", "time_of_periastron", "ecc", "omega", "semi_amplitude")
     values = (period, time_of_periastron, ecc, omega, semi_amplitude)
-    params = [_per_series(n, v, layout.n_series) for n, v in zip(names, values, strict=True)]
-    t, index = jax.device_put(layout.flat), jax.device_put(layout.series)
-    return _split(_radial_velocity_flat(solver, t, index, *params), layout.offsets)
+    params = [_per_series(n, v, len(ts)) for n, v in zip(names, values, strict=True)]
+    t, index = jax.device_put(layout.pad(ts)), jax.device_put(layout.index)
+    return layout.split(_radial_velocity_flat(solver, t, index, *params))
 
 
 def eccentric_anomaly_ragged(
@@ -130,7 +95,8 @@ def eccentric_anomaly_ragged(
     points repeat a valid point, so they never trip the solver's checks.
     """
     dtype = result_dtype(*mean_anomalies, ecc)
-    layout = _layout("mean_anomalies", mean_anomalies, dtype)
-    e = _per_series("ecc", ecc, layout.n_series)
-    M, index = jax.device_put(layout.flat), jax.device_put(layout.series)
-    return _split(_eccentric_anomaly_flat(solver, M, index, e), layout.offsets)
+    Ms = series_arrays("mean_anomalies", mean_anomalies, dtype)
+    layout = flat_layout([M.size for M in Ms])
+    e = _per_series("ecc", ecc, len(Ms))
+    M, index = jax.device_put(layout.pad(Ms)), jax.device_put(layout.index)
+    return layout.split(_eccentric_anomaly_flat(solver, M, index, e))
