@@ -7,22 +7,36 @@ weakly typed and bad values are reported the same way everywhere:
 * shapes: :func:`broadcast_floats` (one dtype, one broadcast shape), :func:`inputs` (1-D);
 * values: :func:`concrete` (the value when known now), :func:`check_values` (``ValueError`` at
   once when concrete, :func:`error_if` when traced), :func:`scalar_param`;
-* run-time checks: :func:`error_if`, the one place where compiled code reports a bad value
-  (raise through ``equinox.error_if``, or NaN in the mode set by
-  ``diffkern.jit.set_value_checks``);
+* run-time checks: :func:`error_if` (from :mod:`diffkern._checks`, re-exported here);
 * transfer: :func:`to_device` (data crosses a ``jit`` boundary as traced arrays);
 * placement: :func:`platform` (the backend the inputs live on, for choices made by device).
 """
 
 from __future__ import annotations
 
-import os
-
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Real
+
+from diffkern._checks import error_if
+
+__all__ = [
+    "as_float",
+    "broadcast_floats",
+    "cast",
+    "check_values",
+    "concrete",
+    "default_float",
+    "eps",
+    "error_if",
+    "inputs",
+    "platform",
+    "result_dtype",
+    "scalar_param",
+    "to_device",
+    "x64_enabled",
+]
 
 
 def x64_enabled() -> bool:
@@ -125,49 +139,6 @@ def concrete(x: ArrayLike) -> np.ndarray | None:
         return np.asarray(x)
     except jax.errors.TracerArrayConversionError:
         return None
-
-
-CHECK_MODES = ("raise", "nan")
-_check_mode = "nan" if os.environ.get("EQX_ON_ERROR") == "nan" else "raise"
-
-
-def check_mode() -> str:
-    """How failed run-time checks report in programs traced from now on: "raise" or "nan"."""
-    return _check_mode
-
-
-def set_check_mode(mode: str) -> str:
-    """Set :func:`check_mode` (callers clear compiled caches); returns the previous mode."""
-    global _check_mode
-    if mode not in CHECK_MODES:
-        raise ValueError(f"mode must be one of {CHECK_MODES}, got {mode!r}")
-    previous, _check_mode = _check_mode, mode
-    return previous
-
-
-def _poison(x: Array, bad: Array) -> Array:
-    """NaN (integers: their maximum, booleans: True) where a check failed."""
-    dtype = jnp.result_type(x)
-    if jnp.issubdtype(dtype, jnp.inexact):
-        fill = jnp.nan
-    elif dtype == jnp.bool_:
-        fill = True
-    else:
-        fill = jnp.iinfo(dtype).max
-    return jnp.where(bad, jnp.asarray(fill, dtype), x)
-
-
-def error_if(x, pred: ArrayLike, message: str):
-    """``x`` (a pytree), failing with ``message`` when any element of ``pred`` is True.
-
-    In the default "raise" mode this is ``equinox.error_if`` (a host callback; ``EQX_ON_ERROR``
-    still selects breakpoints and the like). In "nan" mode every floating leaf of ``x`` becomes
-    NaN instead, with no callback, so the program can be kept by the persistent cache.
-    """
-    if _check_mode == "raise":
-        return eqx.error_if(x, pred, message)
-    bad = jnp.any(jnp.asarray(pred))
-    return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), bad), x)
 
 
 def check_values(x: Array, name: str, *, positive: bool) -> Array:

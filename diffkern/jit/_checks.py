@@ -14,14 +14,14 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 
-from diffkern import _arrays
+from diffkern import _checks
 
 __all__ = ["set_value_checks", "value_checks"]
 
 
 def value_checks() -> str:
     """The current mode: ``"raise"`` (default, from ``EQX_ON_ERROR``) or ``"nan"``."""
-    return _arrays.check_mode()
+    return _checks.check_mode()
 
 
 def set_value_checks(mode: str) -> str:
@@ -39,7 +39,7 @@ def set_value_checks(mode: str) -> str:
     mode is reused (the next call of each function traces again; the persistent cache still
     serves it). Returns the previous mode.
     """
-    previous = _arrays.set_check_mode(mode)
+    previous = _checks.set_check_mode(mode)
     if mode != previous:
         jax.clear_caches()
         eqx.clear_caches()

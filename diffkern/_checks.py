@@ -1,0 +1,146 @@
+"""Run-time value checks: the one place where compiled code reports a bad value.
+
+A kernel calls :func:`error_if` where a value can only be checked at run time (``e >= 1`` in a
+traced array, a failed factorisation). How the failure is reported depends on where the check
+is traced:
+
+* inside the body of a :func:`checked` entry point, at its top level, the condition becomes an
+  output of the compiled program and the entry point raises :class:`CheckError` on the host.
+  The program holds no host callback, so JAX's persistent compilation cache keeps it on every
+  version (JAX up to 0.10 never writes programs with callbacks);
+* anywhere else (the user's own ``jit``, ``vmap``, a ``scan`` body), in the default "raise"
+  mode, through ``equinox.error_if``: a host callback that raises an
+  ``equinox.EquinoxRuntimeError`` (``EQX_ON_ERROR=breakpoint`` and friends apply);
+* in "nan" mode (:func:`set_check_mode`, ``diffkern.jit.set_value_checks``), the checked
+  values become NaN without a callback.
+
+A :class:`checked` entry point called inside the user's ``jit`` runs its checks as
+``equinox.error_if`` at the user's level, so a failure still raises.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+__all__ = ["CHECK_MODES", "CheckError", "check_mode", "checked", "error_if", "set_check_mode"]
+
+CHECK_MODES = ("raise", "nan")
+_check_mode = "nan" if os.environ.get("EQX_ON_ERROR") == "nan" else "raise"
+
+
+class CheckError(eqx.EquinoxRuntimeError, ValueError):
+    """A value check of a diffkern entry point failed (bad input or a failed factorisation).
+
+    Both a ``ValueError`` (the input is bad) and an ``equinox.EquinoxRuntimeError`` (what the
+    same check raises inside a compiled program).
+    """
+
+
+def check_mode() -> str:
+    """How failed checks report in programs traced from now on: "raise" or "nan"."""
+    return _check_mode
+
+
+def set_check_mode(mode: str) -> str:
+    """Set :func:`check_mode` (callers clear compiled caches); returns the previous mode."""
+    global _check_mode
+    if mode not in CHECK_MODES:
+        raise ValueError(f"mode must be one of {CHECK_MODES}, got {mode!r}")
+    previous, _check_mode = _check_mode, mode
+    return previous
+
+
+class _Collector(NamedTuple):
+    """The checks of one entry point's body: its trace and the (condition, message) pairs."""
+
+    trace: Any
+    checks: list[tuple[Array, str]]
+
+
+_collector: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
+    "diffkern_checks", default=None
+)
+
+
+def _poison(x: Array, bad: Array) -> Array:
+    """NaN (integers: their maximum, booleans: True) where a check failed."""
+    dtype = jnp.result_type(x)
+    if jnp.issubdtype(dtype, jnp.inexact):
+        fill = jnp.nan
+    elif dtype == jnp.bool_:
+        fill = True
+    else:
+        fill = jnp.iinfo(dtype).max
+    return jnp.where(bad, jnp.asarray(fill, dtype), x)
+
+
+def error_if(x, pred: ArrayLike, message: str):
+    """``x`` (a pytree), failing with ``message`` when any element of ``pred`` is True."""
+    collector = _collector.get()
+    if collector is not None and getattr(pred, "_trace", None) is collector.trace:
+        collector.checks.append((jnp.any(pred), message))
+        return x
+    if _check_mode == "raise":
+        return eqx.error_if(x, pred, message)
+    bad = jnp.any(jnp.asarray(pred))
+    return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), bad), x)
+
+
+def _current_trace() -> Any:
+    """The trace being built now (a probe value's), or None outside tracing."""
+    return getattr(jnp.zeros(()), "_trace", None)
+
+
+@eqx.filter_jit
+def _body(fn: Callable, args: tuple, kwargs: dict):
+    collector = _Collector(_current_trace(), [])
+    token = _collector.set(collector)
+    try:
+        out = fn(*args, **kwargs)
+    finally:
+        _collector.reset(token)
+    conditions = tuple(condition for condition, _ in collector.checks)
+    messages = tuple(message for _, message in collector.checks)
+    return out, conditions, messages
+
+
+def _host_values(conditions: tuple[Array, ...]) -> list[bool] | None:
+    """The conditions as Python bools, or None when they are traced by the caller."""
+    try:
+        return [bool(c) for c in conditions]
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError):
+        return None
+
+
+def checked(fn: Callable) -> Callable:
+    """``fn`` compiled as one program whose value checks come back as outputs.
+
+    Outside any trace (and under eager ``grad``/``jvp``) a failed check raises
+    :class:`CheckError` on the host, naming the failed checks; inside the caller's ``jit`` or
+    ``vmap`` the checks are applied at the caller's level through :func:`error_if`. Arguments
+    follow ``equinox.filter_jit``: arrays are traced, everything else is static.
+    """
+
+    @functools.wraps(fn)
+    def entry(*args, **kwargs):
+        out, conditions, messages = _body(fn, args, kwargs)
+        failed = _host_values(conditions)
+        if failed is None:
+            for condition, message in zip(conditions, messages, strict=True):
+                out = error_if(out, condition, message)
+            return out
+        errors = [message for bad, message in zip(failed, messages, strict=True) if bad]
+        if errors:
+            raise CheckError("; ".join(dict.fromkeys(errors)))
+        return out
+
+    return entry

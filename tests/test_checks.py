@@ -1,0 +1,56 @@
+"""Run-time value checks: host errors from checked entry points, error_if elsewhere."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+from diffkern import _checks
+from diffkern._checks import CheckError, checked, error_if
+
+
+def _sqrt(x):
+    return jnp.sqrt(error_if(x, x < 0, "x must be >= 0"))
+
+
+def _scan_sqrt(x):
+    def body(carry, xi):
+        return carry, error_if(xi, xi < 0, "each x must be >= 0")
+
+    return jax.lax.scan(body, 0.0, x)[1]
+
+
+checked_sqrt = checked(_sqrt)
+checked_scan = checked(_scan_sqrt)
+checked_outer = checked(lambda x: checked_sqrt(x) + 1)
+
+
+def test_checked_entry_point_raises_on_the_host_with_no_callback():
+    x = jnp.asarray([4.0, 9.0])
+    assert jnp.allclose(checked_sqrt(x), jnp.asarray([2.0, 3.0]))
+    with pytest.raises(CheckError, match="x must be >= 0") as err:
+        checked_sqrt(jnp.asarray([4.0, -1.0]))
+    assert isinstance(err.value, ValueError) and isinstance(err.value, eqx.EquinoxRuntimeError)
+    text = jax.jit(lambda x: checked(_sqrt)(x)).lower(x).as_text()
+    assert "callback" in text  # inside the caller's jit: equinox.error_if
+    # called eagerly: one program whose conditions are outputs, no callback
+    assert "callback" not in _checks._body.lower(_sqrt, (x,), {}).as_text()
+
+
+def test_checks_hold_inside_jit_grad_and_vmap():
+    bad = jnp.asarray([4.0, -1.0])
+    with pytest.raises(Exception, match="x must be >= 0"):  # the caller's jit: a callback
+        jax.block_until_ready(jax.jit(checked_sqrt)(bad))
+    with pytest.raises(CheckError, match="x must be >= 0"):
+        jax.grad(lambda x: checked_sqrt(x).sum())(bad)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="x must be >= 0"):
+        jax.block_until_ready(jax.vmap(checked_sqrt)(bad))
+    assert jnp.allclose(jax.grad(lambda x: checked_sqrt(x))(4.0), 0.25)
+
+
+def test_nested_entry_points_and_checks_in_scan_bodies():
+    with pytest.raises(CheckError, match="x must be >= 0"):
+        checked_outer(jnp.asarray(-1.0))
+    assert float(checked_outer(jnp.asarray(4.0))) == 3.0
+    with pytest.raises(Exception, match="each x must be >= 0"):
+        jax.block_until_ready(checked_scan(jnp.asarray([1.0, -1.0])))
