@@ -213,7 +213,7 @@ def _adjoints(
     return _scan(_compose, elements, identity, reverse=True, parallel=parallel)
 
 
-def _next(x: Float[Array, "N *J"]) -> Float[Array, "N *J"]:
+def _next(x: Float[Array, "N ..."]) -> Float[Array, "N ..."]:
     """x_{j+1} at j, zero after the last point."""
     return jnp.concatenate([x[1:], jnp.zeros_like(x[:1])])
 
