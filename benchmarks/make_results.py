@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from diffkern._bench import format_table, rows
+from diffkern.cli.bench import format_table, rows
 
 _METHOD = """\
 Each time is the median over rounds of one case. Every case calls its function once first

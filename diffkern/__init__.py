@@ -16,6 +16,7 @@ from diffkern import precision as precision
 from diffkern import regression as regression
 from diffkern import scan as scan
 from diffkern import testing as testing
+from diffkern._version import __version__ as __version__
 from diffkern.gp import GaussianProcess as GaussianProcess
 from diffkern.jit import assert_no_recompile as assert_no_recompile
 from diffkern.jit import count_compiles as count_compiles
@@ -29,5 +30,3 @@ from diffkern.orbits import time_of_periastron as time_of_periastron
 from diffkern.precision import float64 as float64
 from diffkern.scan import checkpointed_scan as checkpointed_scan
 from diffkern.scan import linear_recurrence as linear_recurrence
-
-__version__ = "0.1.0"

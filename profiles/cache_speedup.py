@@ -20,7 +20,7 @@ from pathlib import Path
 _CHILD = """
 import json, sys, time
 from diffkern.jit import count_compiles, enable_persistent_cache, set_value_checks
-from diffkern.profile._workloads import prepare
+from diffkern.cli.profile import prepare
 set_value_checks(sys.argv[3])
 if sys.argv[2]:
     enable_persistent_cache(sys.argv[2])

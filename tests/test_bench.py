@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diffkern import _bench
+from diffkern.cli import bench as _bench
 from diffkern.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,12 +118,35 @@ def test_only_rejects_unknown_names(suite):
         _bench.select(suite, "kepler,orbits")
 
 
-def test_benchmark_directory(tmp_path, capsys):
+def test_benchmark_directory_from_option_then_environment_then_checkout(
+    suite, tmp_path, monkeypatch
+):
+    monkeypatch.delenv(_bench.ENV, raising=False)
     assert _bench.find_benchmarks() == ROOT / "benchmarks"
-    with pytest.raises(_bench.BenchError, match="no benchmark suite at"):
-        _bench.find_benchmarks(str(tmp_path))
-    assert main(["bench", "--benchmarks", str(tmp_path)]) == 2
-    assert "--benchmarks must name a directory" in capsys.readouterr().err
+    monkeypatch.setenv(_bench.ENV, str(suite))
+    assert _bench.find_benchmarks() == suite
+    assert _bench.find_benchmarks(str(ROOT / "benchmarks")) == ROOT / "benchmarks"
+
+
+def test_missing_suite_exits_2_naming_the_three_ways(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv(_bench.ENV, str(empty))
+    with pytest.raises(_bench.BenchError, match=r"no benchmark suite at .*empty \(from \$"):
+        _bench.find_benchmarks()
+    assert main(["bench", "--benchmarks", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"no benchmark suite at {empty} (from --benchmarks)" in err
+    for way in ("--benchmarks DIR", f"${_bench.ENV}=DIR", "source checkout"):
+        assert way in err
+
+
+def test_installed_package_without_checkout_says_what_it_needs(tmp_path, monkeypatch):
+    """As from a wheel: no benchmarks/ next to the package, no option, no variable."""
+    monkeypatch.delenv(_bench.ENV, raising=False)
+    monkeypatch.setattr(_bench, "_CHECKOUT", tmp_path / "site-packages" / "benchmarks")
+    with pytest.raises(_bench.BenchError, match="--benchmarks DIR"):
+        _bench.find_benchmarks()
 
 
 def test_make_results_renders_environment_and_table(tmp_path):

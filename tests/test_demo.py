@@ -1,13 +1,13 @@
-"""diffkern.demo: data loading and its errors, the K2-131 model, eccentric orbits."""
+"""``diffkern demo``: data loading and its errors, the K2-131 model, eccentric orbits."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diffkern.demo import load_rv
-from diffkern.demo._eccentric import fit_orbit, simulate
-from diffkern.demo._model import Priors, initial_params, keplerian, physical
+from diffkern.cli.demo import load_rv
+from diffkern.cli.demo._eccentric import fit_orbit, simulate
+from diffkern.cli.demo._model import Priors, initial_params, keplerian, physical
 
 
 def test_shipped_k2_131_table(x64):

@@ -1,5 +1,6 @@
 """Every recompile is explained by the argument that changed."""
 
+import inspect
 import logging
 import sys
 import types
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 import pytest
 
 import diffkern.jit._watch as watch_module
+from diffkern import gp, kepler, orbits, regression, scan
 from diffkern.jit import Explanation, count_compiles, instrument, watch
 from diffkern.jit._explain import parse_jax_explanation
 
@@ -164,7 +166,7 @@ def fake_kernels(monkeypatch):
     user.fit = lambda m, e: user.eccentric_anomaly(m, e)
     monkeypatch.setitem(sys.modules, "diffkern._fake_kepler", package)
     monkeypatch.setitem(sys.modules, "diffkern._fake_demo", user)
-    monkeypatch.setattr(watch_module, "KERNEL_PACKAGES", ("diffkern._fake_kepler",))
+    monkeypatch.setattr(watch_module, "KERNEL_PACKAGES", (package,))
     return package, user
 
 
@@ -184,6 +186,24 @@ def test_instrument_watches_entry_points_and_restores_them(fake_kernels):
         ("signature", "eccentric_anomaly: recompiled because mean_anomaly shape (5,) -> (9,)"),
         ("jax", "_solve: recompiled because m shape (5,) -> (9,)"),
     }
+
+
+@pytest.mark.parametrize(
+    "package", [kepler, orbits, scan, gp, regression], ids=lambda p: p.__name__
+)
+def test_instrument_watches_every_public_function(package):
+    functions = {
+        name: value
+        for name, value in vars(package).items()
+        if not name.startswith("_") and inspect.isfunction(inspect.unwrap(value))
+    }
+    assert functions
+    with instrument() as names:
+        for name, original in functions.items():
+            watched = getattr(package, name)
+            assert name in names and watched is not original, f"{package.__name__}.{name}"
+            assert watched.__wrapped__ is original
+    assert all(getattr(package, name) is f for name, f in functions.items())
 
 
 def test_watched_call_under_jit_passes_through():

@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 
+import diffkern.cli.profile as profile_command
 from diffkern.cli import main
 from diffkern.profile import summarize
 
@@ -48,9 +49,7 @@ def test_unknown_workload_is_a_clear_error(tmp_path):
 
 
 def test_profile_kepler_workload(tmp_path, capsys, monkeypatch):
-    import diffkern.profile._workloads as workloads
-
-    monkeypatch.setattr(workloads, "KEPLER_LENGTHS", (40, 50))
+    monkeypatch.setattr(profile_command, "KEPLER_LENGTHS", (40, 50))
     out = tmp_path / "kepler.pftrace"
     assert main(["profile", "kepler", "--out", str(out)]) == 0
     assert "eccentric_anomaly" in capsys.readouterr().out
@@ -59,11 +58,10 @@ def test_profile_kepler_workload(tmp_path, capsys, monkeypatch):
 
 
 def test_profile_gp_batch_workload(tmp_path, capsys, monkeypatch):
-    import diffkern.profile._workloads as workloads
     from diffkern.jit import bucket_length
 
-    monkeypatch.setattr(workloads, "GP_SERIES", 4)
-    monkeypatch.setattr(workloads, "GP_LENGTHS", (20, 60))
+    monkeypatch.setattr(profile_command, "GP_SERIES", 4)
+    monkeypatch.setattr(profile_command, "GP_LENGTHS", (20, 60))
     out = tmp_path / "gp.pftrace"
     assert main(["profile", "gp-batch", "--out", str(out)]) == 0
     assert "log_probability_ragged" in capsys.readouterr().out

@@ -1,6 +1,8 @@
 """``diffkern bench``: run the benchmark suite against the peers and print one table.
 
-The suite lives in the ``benchmarks/`` directory of a source checkout (pytest-benchmark tests).
+The suite (pytest-benchmark tests) is not part of the installed package: it is the
+``benchmarks/`` directory of a source checkout, found through ``--benchmarks DIR``, else
+``$DIFFKERN_BENCHMARKS``, else next to the package in a source checkout (editable install).
 This command runs it in a child ``pytest`` process on the default JAX device, shows progress,
 and summarises the pytest-benchmark JSON as one row per case (benchmark group): diffkern's
 median time, the fastest peer's median time, and ``speedup = peer / diffkern``.
@@ -24,6 +26,10 @@ _PROGRESS = re.compile(rf"^(\S+::\S+) ({_STATUS})\b(.*?)(\[ *\d+%\])?$")
 _COLLECTED = re.compile(r"collected (\d+) items?")
 _REPORT_START = re.compile(r"^=+ (FAILURES|ERRORS|short test summary info) =+$")
 
+#: Environment variable naming the benchmark directory when ``--benchmarks`` is not given.
+ENV = "DIFFKERN_BENCHMARKS"
+_CHECKOUT = Path(__file__).resolve().parents[2] / "benchmarks"
+
 
 class BenchError(RuntimeError):
     """The suite cannot run (no ``benchmarks/`` directory, unknown ``--only`` name, ...)."""
@@ -45,26 +51,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--benchmarks",
         metavar="DIR",
-        help="benchmark directory (default: benchmarks/ of diffkern's source checkout)",
+        help=f"benchmark directory (default: ${ENV}, else benchmarks/ of the source checkout)",
     )
 
 
 def find_benchmarks(directory: str | None = None) -> Path:
-    """The benchmark directory: ``directory`` if given, else ``benchmarks/`` next to the package.
+    """The benchmark directory: ``directory`` if given, else ``$DIFFKERN_BENCHMARKS`` if set,
+    else ``benchmarks/`` of the source checkout holding this package.
 
-    Raises :class:`BenchError` when it does not exist, e.g. in a non-editable install.
+    Raises :class:`BenchError` when the chosen directory holds no suite (``conftest.py``),
+    naming the three ways to point at one.
     """
-    if directory is None:
-        path = Path(__file__).resolve().parent.parent / "benchmarks"
-        hint = (
-            "diffkern bench runs the suite of a source checkout: clone diffkern, "
-            '`pip install -e ".[bench]"` and run it there, or pass --benchmarks DIR'
-        )
+    if directory is not None:
+        path, source = Path(directory), "--benchmarks"
+    elif os.environ.get(ENV):
+        path, source = Path(os.environ[ENV]), f"${ENV}"
     else:
-        path = Path(directory).resolve()
-        hint = "--benchmarks must name a directory holding benchmark test_*.py files"
+        path, source = _CHECKOUT, "the source checkout next to the package"
+    path = path.resolve()
     if not (path / "conftest.py").is_file():
-        raise BenchError(f"no benchmark suite at {path}: {hint}")
+        raise BenchError(
+            f"no benchmark suite at {path} (from {source}). The suite ships with diffkern's "
+            "source, not with the installed package: pass --benchmarks DIR, set "
+            f'${ENV}=DIR, or run from a source checkout (`pip install -e ".[bench]"`); '
+            "DIR is the benchmarks/ folder of a diffkern checkout"
+        )
     return path
 
 

@@ -4,10 +4,11 @@ A recompile is explained against the calls seen while watched (the history of ea
 outlives the block), so open a count or a trace around the warm-up call too; the first watched
 call that compiles is reported as a first compile, with its signature.
 
-Kernels never import :mod:`diffkern.jit`; instead :func:`instrument` swaps diffkern's public
-functions for watching wrappers while a count or a trace is open (in every loaded diffkern
-module that binds them) and restores them afterwards. :func:`watch` does the same for any
-function, e.g. a user's own entry point.
+Kernels never import :mod:`diffkern.jit`; instead this module imports the kernel packages
+(:data:`KERNEL_PACKAGES`) and :func:`instrument` swaps their public functions for watching
+wrappers while a count or a trace is open (in every loaded diffkern module that binds them) and
+restores them afterwards. :func:`watch` does the same for any function, e.g. a user's own entry
+point.
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
+from diffkern import gp, kepler, orbits, regression, scan
 from diffkern.jit._events import call_frames, publish_call, publish_explanation
 from diffkern.jit._explain import Explanation
 from diffkern.jit._signature import call_signature, diff_signatures, format_signature, has_tracer
 
 __all__ = ["watch", "instrument", "KERNEL_PACKAGES"]
 
-#: Subpackages whose public functions are diffkern's entry points.
-KERNEL_PACKAGES = ("diffkern.kepler", "diffkern.orbits", "diffkern.scan", "diffkern.gp")
-_NOT_KERNELS = ("diffkern.jit", "diffkern.profile", "diffkern.testing", "diffkern.precision")
+#: The packages whose public functions are diffkern's entry points.
+KERNEL_PACKAGES: tuple[ModuleType, ...] = (kepler, orbits, scan, gp, regression)
 _MAX_SEEN = 64
+_ROOT = __name__.partition(".")[0]  # bindings are replaced in diffkern's own modules only
 
 # Signatures seen per function object (each jitted function has its own compile cache).
 _seen: weakref.WeakKeyDictionary[Callable, list[dict]] = weakref.WeakKeyDictionary()
@@ -105,22 +108,30 @@ def watch(fn: Callable, name: str | None = None) -> Callable:
     return _Watched(fn, name or getattr(fn, "__name__", repr(fn)))
 
 
-def _entry_points() -> dict[int, tuple[Callable, str]]:
+def _entry_points(package: ModuleType) -> dict[str, Callable]:
+    """The public functions defined in ``package`` (classes left out), by name."""
+    found = {}
+    for attr, value in vars(package).items():
+        if attr.startswith("_") or isinstance(value, type) or not callable(value):
+            continue
+        home = getattr(value, "__module__", "") or ""
+        if home == package.__name__ or home.startswith(package.__name__ + "."):
+            found[attr] = value
+    return found
+
+
+def _unwatched_entry_points() -> dict[int, tuple[Callable, str]]:
     found: dict[int, tuple[Callable, str]] = {}
     for package in KERNEL_PACKAGES:
-        module = sys.modules.get(package)
-        for attr, value in vars(module).items() if module else ():
-            if attr.startswith("_") or isinstance(value, type) or not callable(value):
-                continue
-            home = getattr(value, "__module__", "") or ""
-            if home.startswith(package) and not isinstance(value, _Watched):
+        for attr, value in _entry_points(package).items():
+            if not isinstance(value, _Watched):
                 found[id(value)] = (value, attr)
     return found
 
 
 @contextlib.contextmanager
 def instrument() -> Iterator[list[str]]:
-    """Watch every public function of the loaded kernel packages for the block.
+    """Watch the public functions of the kernel packages (:data:`KERNEL_PACKAGES`) for the block.
 
     Rebinds them in every loaded ``diffkern`` module (so ``diffkern.eccentric_anomaly`` and a
     module that did ``from diffkern.kepler import eccentric_anomaly`` are both covered) and
@@ -128,10 +139,10 @@ def instrument() -> Iterator[list[str]]:
     before the block (``from diffkern import f`` in a user module) are not rebound; their
     compiles are still explained from JAX's report.
     """
-    entry = _entry_points()
+    entry = _unwatched_entry_points()
     patched: list[tuple[object, str, object]] = []
     for mod_name, module in list(sys.modules.items()):
-        if not mod_name.startswith("diffkern") or mod_name.startswith(_NOT_KERNELS):
+        if mod_name != _ROOT and not mod_name.startswith(_ROOT + "."):
             continue
         for attr, value in list(vars(module).items()):
             if id(value) in entry and entry[id(value)][0] is value:

@@ -9,10 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from diffkern.jit._events import Observer, observing
-from diffkern.jit._explain import Explanation
-from diffkern.jit._signature import format_signature
-from diffkern.jit._watch import instrument
+from diffkern.jit import Explanation, Observer, format_signature, instrument, observing
 from diffkern.profile._pftrace import Span, write_pftrace
 
 __all__ = ["TraceRecorder", "trace"]

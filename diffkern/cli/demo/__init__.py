@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from diffkern.demo._data import RVData as RVData
-from diffkern.demo._data import load_rv as load_rv
-from diffkern.demo._run import run_demo as run_demo
+from diffkern.cli.demo._data import RVData as RVData
+from diffkern.cli.demo._data import load_rv as load_rv
+from diffkern.cli.demo._run import run_demo as run_demo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,8 +11,8 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from diffkern.demo._data import RVData
-from diffkern.demo._model import Params, Priors, initial_params, neg_log_posterior, physical
+from diffkern.cli.demo._data import RVData
+from diffkern.cli.demo._model import Params, Priors, initial_params, neg_log_posterior, physical
 from diffkern.fit import FitResult, Laplace, laplace, minimize
 from diffkern.jit import count_compiles
 

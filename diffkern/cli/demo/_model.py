@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from diffkern.demo._data import RVData
+from diffkern.cli.demo._data import RVData
 from diffkern.gp import GaussianProcess, QuasiPeriodic
 from diffkern.orbits import radial_velocity, time_of_periastron
 

@@ -9,8 +9,8 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from diffkern.demo._data import RVData
-from diffkern.demo._model import Params, Priors, keplerian, physical, predict
+from diffkern.cli.demo._data import RVData
+from diffkern.cli.demo._model import Params, Priors, keplerian, physical, predict
 
 __all__ = ["plot"]
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import equinox as eqx
 
-from diffkern.demo._data import load_rv
-from diffkern.demo._eccentric import fit_orbit, simulate
-from diffkern.demo._fit import infer
-from diffkern.demo._model import Priors, physical
-from diffkern.demo._plot import plot as plot_figure
-from diffkern.demo._report import summary_rows, table, write_json
+from diffkern.cli.demo._data import load_rv
+from diffkern.cli.demo._eccentric import fit_orbit, simulate
+from diffkern.cli.demo._fit import infer
+from diffkern.cli.demo._model import Priors, physical
+from diffkern.cli.demo._plot import plot as plot_figure
+from diffkern.cli.demo._report import summary_rows, table, write_json
 from diffkern.precision import float64
 from diffkern.profile import summarize, trace
 
