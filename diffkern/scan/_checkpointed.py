@@ -1,5 +1,6 @@
 """``lax.scan`` whose reverse mode stores O(sqrt N) residuals by recomputing segments."""
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, Literal
@@ -63,23 +64,36 @@ def checkpointed_scan(
     k = _segment_length(checkpoint, n)
     if k is None or k >= n:
         return lax.scan(f, init, xs, length=n, reverse=reverse)
+    n_seg, rest = divmod(n, k)
+    main = n_seg * k
+
+    def segments(carry):
+        # Segments read their steps from xs in place (xs is a loop invariant, so reverse mode
+        # keeps it once); slicing or reshaping xs into segments would copy all of it when k
+        # does not divide N, and its gradient once more.
+        step = lambda carry, j: _segment(f, carry, xs, j * k, k, reverse)
+        carry, ys = lax.scan(step, carry, jnp.arange(n_seg), reverse=reverse)
+        return carry, jax.tree_util.tree_map(lambda y: y.reshape(main, *y.shape[2:]), ys)
+
+    if rest == 0:
+        return segments(init)
+    # The last rest < k steps are a plain scan: their residuals are within the O(k) budget.
+    tail = lambda carry: lax.scan(f, carry, _rows(xs, main, rest), length=rest, reverse=reverse)
     if reverse:
-        flip = lambda tree: jax.tree_util.tree_map(lambda x: jnp.flip(x, 0), tree)
-        carry, ys = checkpointed_scan(f, init, flip(xs), checkpoint=k, length=n)
-        return carry, flip(ys)
-
-    n_seg = n // k
-    head = jax.tree_util.tree_map(lambda x: x[: n_seg * k].reshape(n_seg, k, *x.shape[1:]), xs)
-    tail = jax.tree_util.tree_map(lambda x: x[n_seg * k :], xs)
-
-    @jax.checkpoint
-    def segment(carry, seg_xs):
-        return lax.scan(f, carry, seg_xs, length=k)
-
-    carry, ys = lax.scan(segment, init, head, length=n_seg)
-    ys = jax.tree_util.tree_map(lambda y: y.reshape(n_seg * k, *y.shape[2:]), ys)
-    if n_seg * k == n:
-        return carry, ys
-    # The remainder (< k steps) is a plain scan: its residuals are within the O(k) budget.
-    carry, ys_tail = lax.scan(f, carry, tail, length=n - n_seg * k)
+        carry, ys_tail = tail(init)
+        carry, ys = segments(carry)
+    else:
+        carry, ys = segments(init)
+        carry, ys_tail = tail(carry)
     return carry, jax.tree_util.tree_map(lambda y, t: jnp.concatenate([y, t]), ys, ys_tail)
+
+
+def _rows(xs: Any, start: Any, size: int) -> Any:
+    """Steps ``start .. start + size - 1`` of every leaf of ``xs``."""
+    return jax.tree_util.tree_map(lambda x: lax.dynamic_slice_in_dim(x, start, size), xs)
+
+
+@functools.partial(jax.checkpoint, static_argnums=(0, 4, 5))
+def _segment(f: Callable, carry: Any, xs: Any, start: Any, k: int, reverse: bool) -> Any:
+    """k steps of ``f`` from step ``start``; reverse mode recomputes them from ``carry``."""
+    return lax.scan(f, carry, _rows(xs, start, k), length=k, reverse=reverse)
