@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from diffkern.demo._model import Params
+from diffkern.cli.demo._model import Params
 from diffkern.fit import minimize
 from diffkern.gp import QuasiPeriodic
 

@@ -23,6 +23,8 @@ import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PyTree
 
+from diffkern.fit._loop import descend
+
 __all__ = ["argmin"]
 
 
@@ -31,28 +33,7 @@ def _solve(fn, x0, theta, max_steps, gtol):
     """L-BFGS on the flattened ``x`` until ``|grad| <= gtol`` or ``max_steps`` steps."""
     flat0, unravel = ravel_pytree(x0)
     value_fn = lambda x: fn(unravel(x), theta)
-    value_and_grad = jax.value_and_grad(value_fn)
-    optimizer = optax.lbfgs()
-
-    def cond(carry):
-        i, _, _, value, grad = carry
-        return (i < max_steps) & (jnp.linalg.norm(grad) > gtol)
-
-    def body(carry):
-        i, x, state, value, grad = carry
-        # optax mixes Python floats with integer counters: standard promotion rules for it.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, state = optimizer.update(
-                grad, state, x, value=value, grad=grad, value_fn=value_fn
-            )
-        x = optax.apply_updates(x, updates)
-        return (i + 1, x, state, *value_and_grad(x))
-
-    with jax.numpy_dtype_promotion("standard"):
-        state = optimizer.init(flat0)
-    init = (jnp.zeros((), jnp.int32), flat0, state, *value_and_grad(flat0))
-    _, x, _, _, _ = jax.lax.while_loop(cond, body, init)
-    return unravel(x)
+    return unravel(descend(value_fn, optax.lbfgs(), flat0, max_steps=max_steps, gtol=gtol).params)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 3, 4))

@@ -5,10 +5,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jax import lax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from diffkern._arrays import as_float
+from diffkern.fit import descend
 from diffkern.regression._nadaraya_watson import nadaraya_watson
 
 
@@ -55,11 +55,12 @@ def fit_ukr(
 ) -> UKR:
     """Fit latent coordinates z (N, ``latent_dim``) by minimising :func:`ukr_loss` with optax.
 
-    z starts as ``init_scale`` times standard normals (drawn from ``key``, default
-    ``PRNGKey(0)``); all ``steps`` optimiser updates run in one compiled ``lax.scan``. The
-    bandwidth stays fixed: it sets the length scale of the latent space.
+        z starts as ``init_scale`` times standard normals (drawn from ``key``, default
+        ``PRNGKey(0)``); all ``steps`` optimiser updates run in one compiled loop
+    (:func:`diffkern.fit.descend`). The
+        bandwidth stays fixed: it sets the length scale of the latent space.
 
-    Returns a :class:`UKR` holding ``z``, ``x``, ``bandwidth`` and the loss before each step.
+        Returns a :class:`UKR` holding ``z``, ``x``, ``bandwidth`` and the loss before each step.
     """
     x = as_float(x)
     if x.ndim != 2:
@@ -79,17 +80,6 @@ def fit_ukr(
 
 @eqx.filter_jit
 def _fit(z0, x, h, optimizer, steps, block_size):
-    value_and_grad = jax.value_and_grad(lambda z: ukr_loss(z, x, h, block_size=block_size))
-
-    def step(carry, _):
-        z, state = carry
-        loss, grad = value_and_grad(z)
-        # optax mixes Python floats with integer step counts (adam's bias correction), which
-        # strict dtype promotion rejects; the optimiser's own arithmetic runs with standard rules.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, state = optimizer.update(grad, state, z)
-            z = optax.apply_updates(z, updates)
-        return (z, state), loss
-
-    (z, _), losses = lax.scan(step, (z0, optimizer.init(z0)), length=steps)
-    return z, losses
+    loss = lambda z: ukr_loss(z, x, h, block_size=block_size)
+    run = descend(loss, optimizer, z0, max_steps=steps, history=steps)
+    return run.params, run.losses
