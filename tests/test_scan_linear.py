@@ -158,6 +158,25 @@ def test_transforms_and_no_recompile():
     assert counts.compiles == 0
 
 
+def test_auto_is_sequential_on_cpu_and_static():
+    """ "auto" is decided by where the inputs live (here the CPU), never by their values: the
+    same program as "sequential", and new data compiles nothing."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("checks the CPU choice")
+    a, b, h0 = (jnp.asarray(v, jnp.float32) for v in _inputs((64, 3), (64, 3)))
+    traced = lambda method: str(
+        jax.make_jaxpr(lambda a, b: linear_recurrence(a, b, h0, method=method))(a, b)
+    )
+    assert traced("auto") == traced("sequential") != traced("associative")
+    np.testing.assert_array_equal(
+        linear_recurrence(a, b, h0), linear_recurrence(a, b, h0, method="sequential")
+    )
+    a2, b2 = a * 0.5, b + 1.0
+    with count_compiles() as counts:
+        jax.block_until_ready(linear_recurrence(a2, b2, h0))
+    assert counts.compiles == 0
+
+
 def test_h0_default_and_reverse():
     h = linear_recurrence(jnp.full(3, 2.0), jnp.ones(3), reverse=True)
     np.testing.assert_allclose(h, [7.0, 3.0, 1.0])
@@ -172,7 +191,7 @@ def test_h0_default_and_reverse():
         ((5, 3, 2), (5, 3), {}, "dense a must have shape"),
         ((5, 2, 2, 2), (5, 2), {}, "a.ndim <= b.ndim"),
         ((), (5,), {}, "leading time axis|'T"),
-        ((5,), (5,), {"method": "fast"}, "method"),
+        ((5,), (5,), {"method": "fast"}, "'auto', 'sequential', 'associative'"),
         ((5, 2), (5, 3), {}, "broadcastable batch shapes"),
         ((5, 3), (5, 3), {"h0": jnp.ones(4)}, "h0 of shape"),
     ],

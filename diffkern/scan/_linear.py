@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import result_dtype
+from diffkern._arrays import platform, result_dtype
 
 Method = Literal["auto", "sequential", "associative"]
 _METHODS = ("auto", "sequential", "associative")
@@ -72,12 +72,14 @@ def _batch_shape(a_batch: tuple[int, ...], b_batch: tuple[int, ...]) -> tuple[in
         ) from None
 
 
-def _resolve_method(method: str) -> str:
+def _resolve_method(method: str, *arrays: ArrayLike | None) -> str:
+    """The method to run: ``"auto"`` becomes sequential on CPU and associative on GPU/TPU."""
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "auto":
         # lax.scan pays a fixed cost per step; on accelerators the O(log N)-depth prefix wins.
-        return "sequential" if jax.default_backend() == "cpu" else "associative"
+        # Decided by where the inputs live, never by their values: no recompiles.
+        return "sequential" if platform(*arrays) == "cpu" else "associative"
     return method
 
 
@@ -105,7 +107,8 @@ def linear_recurrence(
         h0: initial state, broadcastable to one time slice of the result.
         method: ``"sequential"`` (``lax.scan``, O(N) depth), ``"associative"``
             (``lax.associative_scan``, O(log N) depth, about 2x the work; n^3 per combine for
-            dense ``a``), or ``"auto"`` (sequential on CPU, associative on accelerators).
+            dense ``a``), or ``"auto"`` (sequential when the inputs live on the CPU, associative
+            on a GPU or TPU; inside ``jit``, by JAX's default backend).
         reverse: run backwards in time, :math:`h_t = a_t h_{t+1} + b_t` with ``h_T = h0``.
 
     Derivatives (forward and reverse, any order) come from the recurrence itself: the tangent
@@ -114,7 +117,7 @@ def linear_recurrence(
     states ``h``, no per-step tape (``"associative"`` also keeps its prefix tree's products of
     ``a``, about as many numbers as ``a``), and costs about twice the forward pass.
     """
-    method = _resolve_method(method)
+    method = _resolve_method(method, a, b, h0)
     dtype = result_dtype(a, b) if h0 is None else result_dtype(a, b, h0)
     a = jnp.asarray(a, dtype)
     b = jnp.asarray(b, dtype)
