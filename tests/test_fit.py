@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from diffkern.fit import FitResult, laplace, minimize
+from diffkern.fit import FitResult, descend, laplace, minimize
 from diffkern.jit import count_compiles
 from diffkern.testing import tolerance
 
@@ -76,6 +76,26 @@ def test_gtol_stops_early_and_progress_is_reported(capsys):
     assert float(result.grad_norm) <= 1e-3
     err = capsys.readouterr().err
     assert "booth [" in err and "(converged)" in err and "loss=" in err
+
+
+def _booth_grad(p):
+    a, b = p[0] + 2 * p[1] - 7, 2 * p[0] + p[1] - 5
+    return np.array([2 * a + 4 * b, 4 * a + 2 * b])
+
+
+def test_descend_records_each_step_and_matches_plain_gradient_descent(x64):
+    start = jnp.array([7.5, -7.5])
+    run = jax.jit(lambda p: descend(booth, optax.sgd(0.01), p, max_steps=30, history=30))(start)
+    expected, losses = np.array([7.5, -7.5]), []
+    for _ in range(30):
+        losses.append(float(booth(expected)))
+        expected = expected - 0.01 * _booth_grad(expected)
+    assert int(run.steps) == 30 and run.state is not None
+    np.testing.assert_allclose(run.params, expected, rtol=1e-12)
+    np.testing.assert_allclose(run.losses, losses, rtol=1e-12)
+    np.testing.assert_allclose(run.grad_norm, np.linalg.norm(_booth_grad(expected)), rtol=1e-12)
+    stopped = descend(booth, optax.sgd(0.01), start, max_steps=10**4, gtol=1e-3)
+    assert int(stopped.steps) < 10**4 and float(stopped.grad_norm) <= 1e-3
 
 
 def test_laplace_of_a_gaussian_is_exact(x64):
