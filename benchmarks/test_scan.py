@@ -53,16 +53,25 @@ def test_linear_recurrence_value(bench, n, library):
     _check(np.asarray(out), ref)
 
 
+def _value_and_grad(method):
+    loss = lambda a, x: jnp.sum(linear_recurrence(a, x, method=method) ** 2)
+    return jax.jit(jax.value_and_grad(loss, (0, 1)))
+
+
+def _check_grad(x, gx):
+    # d/dx_t sum h^2 = 2 sum_{s>=t} C^{s-t} h_s: the reverse recurrence, checked against lfilter.
+    h = _reference(np.asarray(x))
+    _check(np.asarray(gx), 2 * _reference(h[::-1])[::-1])
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("n", sizes([10**3, 10**4, 10**5, 10**6]))
 def test_linear_recurrence_value_and_grad(bench, n, method):
     """Reverse mode runs the adjoint recurrence: compare with the value group for the ratio."""
     x = jnp.asarray(_signal(n))
     a = jnp.full(n, C, jnp.float32)
-    loss = lambda a, x: jnp.sum(linear_recurrence(a, x, method=method) ** 2)
-    fn = jax.jit(jax.value_and_grad(loss, (0, 1)))
-    _, (ga, gx) = bench(
-        fn,
+    _, (_, gx) = bench(
+        _value_and_grad(method),
         a,
         x,
         group=f"linear_recurrence value+grad float32 N={n}",
@@ -70,9 +79,26 @@ def test_linear_recurrence_value_and_grad(bench, n, method):
         n=n,
         dtype="float32",
     )
-    # d/dx_t sum h^2 = 2 sum_{s>=t} C^{s-t} h_s: the reverse recurrence, checked against lfilter.
-    h = _reference(np.asarray(x))
-    _check(np.asarray(gx), 2 * _reference(h[::-1])[::-1])
+    _check_grad(x, gx)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n", sizes([10**3, 10**4, 10**5, 10**6]))
+def test_linear_recurrence_compile(bench_compile, n, method):
+    """Trace + compile + first run of value+grad: the prefix tree is unrolled, log2 N levels."""
+    x = jnp.asarray(_signal(n))
+    a = jnp.full(n, C, jnp.float32)
+    fn = _value_and_grad(method)
+    _check_grad(x, fn(a, x)[1][1])
+    bench_compile(
+        fn,
+        a,
+        x,
+        group=f"compile linear_recurrence value+grad float32 N={n}",
+        library=f"diffkern:{method}",
+        n=n,
+        dtype="float32",
+    )
 
 
 def _tanh_problem(n, state=256):
