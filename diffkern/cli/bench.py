@@ -67,7 +67,7 @@ def find_benchmarks(directory: str | None = None) -> Path:
     elif os.environ.get(ENV):
         path, source = Path(os.environ[ENV]), f"${ENV}"
     else:
-        path, source = _CHECKOUT, "the source checkout next to the package"
+        path, source = _CHECKOUT, "default: next to the package"
     path = path.resolve()
     if not (path / "conftest.py").is_file():
         raise BenchError(

@@ -1,4 +1,8 @@
-"""``diffkern demo``: fit the K2-131 radial velocities with a Keplerian and a GP, end to end."""
+"""``diffkern demo``: fit the K2-131 radial velocities with a Keplerian and a GP, end to end.
+
+Application code (formerly ``diffkern.demo``): ``run_demo``, ``load_rv`` and ``RVData``
+are importable from here but are not part of the library's API.
+"""
 
 from __future__ import annotations
 
