@@ -10,6 +10,7 @@ import pytest
 
 from diffkern.jit import count_compiles
 from diffkern.kepler import KeplerResult, KeplerSolver, eccentric_anomaly, kepler, true_anomaly
+from diffkern.kepler._solve import solve
 from diffkern.precision import default_float
 
 
@@ -139,3 +140,12 @@ def test_large_batches_match_small(dtype):
     grad = jax.jit(jax.grad(lambda M: eccentric_anomaly(M, e).sum()))(M)
     E = big.eccentric_anomaly
     np.testing.assert_allclose(grad, 1 / (1 - e * jnp.cos(E)), rtol=100 * tol)
+
+
+@pytest.mark.parametrize("platform,loops", [("cpu", True), ("gpu", False)])
+def test_program_structure_follows_platform(platform, loops):
+    # On CPU, large batches run in a loop over cache-sized blocks; elsewhere the solver is one
+    # flat elementwise program. The choice is static, from where the inputs live.
+    M, e = jnp.zeros(10_000), jnp.full(10_000, 0.5)
+    lowered = jax.jit(solve, static_argnums=(2, 3, 4)).lower(M, e, "newton", 1, platform)
+    assert ("stablehlo.while" in lowered.as_text()) == loops

@@ -47,7 +47,10 @@ def _reduce(mean_anomaly: Float[Array, "*b"]) -> Float[Array, "*b"]:
 
 
 def _solve_elementwise(
-    mean_anomaly: Float[Array, "*b"], ecc: Float[Array, "*b"], method: str, num_iter: int
+    mean_anomaly: Float[Array, "*b"],
+    ecc: Float[Array, "*b"],
+    method: str,
+    num_iter: int,
 ) -> Solution:
     m = _reduce(mean_anomaly)
     negative = m < 0
@@ -72,32 +75,56 @@ def _solve_elementwise(
 
 
 def _in_blocks(fn, mean_anomaly: Float[Array, "*b"], ecc: Float[Array, "*b"]) -> Solution:
-    """``fn`` applied to blocks of ``_CPU_BLOCK`` elements in a loop (the tail padded)."""
+    """``fn`` applied to blocks of ``_CPU_BLOCK`` elements in a loop.
+
+    The last block ends at the last element and overlaps the one before it (recomputing a few
+    elements gives the same values), so nothing is padded or sliced, and each block is written
+    in place into the outputs.
+    """
     shape, size = mean_anomaly.shape, mean_anomaly.size
     if size <= _CPU_BLOCK:
         return fn(mean_anomaly, ecc)
-    pad = -size % _CPU_BLOCK
-    blocks = [jnp.pad(x.ravel(), (0, pad)).reshape(-1, _CPU_BLOCK) for x in (mean_anomaly, ecc)]
-    out = jax.lax.map(lambda args: fn(*args), tuple(blocks))
-    return tuple(x.reshape(-1)[:size].reshape(shape) for x in out)
+    inputs = mean_anomaly.ravel(), ecc.ravel()
+
+    def body(i, outputs):
+        start = jnp.minimum(i * _CPU_BLOCK, size - _CPU_BLOCK)
+        block = fn(*(jax.lax.dynamic_slice_in_dim(x, start, _CPU_BLOCK) for x in inputs))
+        return tuple(
+            jax.lax.dynamic_update_slice_in_dim(o, b, start, 0)
+            for o, b in zip(outputs, block, strict=True)
+        )
+
+    empty = tuple(jnp.empty(size, mean_anomaly.dtype) for _ in range(6))
+    outputs = jax.lax.fori_loop(0, -(-size // _CPU_BLOCK), body, empty)
+    return tuple(x.reshape(shape) for x in outputs)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
 def solve(
-    mean_anomaly: Float[Array, "*b"], ecc: Float[Array, "*b"], method: str, num_iter: int
+    mean_anomaly: Float[Array, "*b"],
+    ecc: Float[Array, "*b"],
+    method: str,
+    num_iter: int,
+    platform: str,
 ) -> Solution:
-    """The :data:`Solution` for inputs of equal shape and dtype, ``E`` in [0, 2 pi)."""
+    """The :data:`Solution` for inputs of equal shape and dtype, ``E`` in [0, 2 pi).
+
+    ``platform`` (static, from where the inputs live) picks the program's structure: a loop over
+    cache-sized blocks on CPU, one flat elementwise program elsewhere.
+    """
     fn = functools.partial(_solve_elementwise, method=method, num_iter=num_iter)
-    return jax.lax.platform_dependent(
-        mean_anomaly, ecc, cpu=functools.partial(_in_blocks, fn), default=fn
-    )
+    if platform == "cpu":
+        return _in_blocks(fn, mean_anomaly, ecc)
+    return fn(mean_anomaly, ecc)
 
 
 @functools.partial(solve.defjvp, symbolic_zeros=True)
-def _solve_jvp(method: str, num_iter: int, primals, tangents) -> tuple[Solution, Solution]:
+def _solve_jvp(
+    method: str, num_iter: int, platform: str, primals, tangents
+) -> tuple[Solution, Solution]:
     mean_anomaly, ecc = primals
     d_mean_anomaly, d_ecc = tangents
-    solution = solve(mean_anomaly, ecc, method, num_iter)
+    solution = solve(mean_anomaly, ecc, method, num_iter, platform)
     E, sin_E, cos_E, sin_f, cos_f, slope = solution
     one_minus_ecc_sq = (1 - ecc) * (1 + ecc)
     # dM + sin E de, skipping tangents that are symbolically zero.

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from diffkern._arrays import broadcast_floats, error_if, to_device
+from diffkern._arrays import broadcast_floats, error_if, platform, to_device
 from diffkern.kepler._solve import solve
 from diffkern.kepler._steps import METHODS
 
@@ -67,7 +67,8 @@ class KeplerSolver(eqx.Module):
             raise TypeError(f"check must be a bool, got {type(self.check).__name__}")
 
     def _solve(self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]):
-        return _checked_solve(self, *to_device(mean_anomaly, ecc))
+        mean_anomaly, ecc = to_device(mean_anomaly, ecc)
+        return _checked_solve(self, mean_anomaly, ecc, platform(mean_anomaly, ecc))
 
     def __call__(
         self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]
@@ -91,7 +92,7 @@ class KeplerSolver(eqx.Module):
 # run op by op nor build a new loop program per call; inside ``jit`` it is simply inlined.
 @eqx.filter_jit
 def _checked_solve(
-    solver: KeplerSolver, mean_anomaly: Real[Array, "*m"], ecc: Real[Array, "*e"]
+    solver: KeplerSolver, mean_anomaly: Real[Array, "*m"], ecc: Real[Array, "*e"], device: str
 ) -> tuple[Float[Array, "*b"], ...]:
     mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
     valid = jnp.isfinite(mean_anomaly) & (ecc >= 0) & (ecc < 1)
@@ -108,4 +109,4 @@ def _checked_solve(
         # Added, not selected, so that derivatives are NaN there too.
         mean_anomaly = mean_anomaly + jnp.where(valid, 0, jnp.nan)
     method = _AUTO[ecc.dtype.name] if solver.method == "auto" else solver.method
-    return solve(mean_anomaly, ecc, method, solver.num_iter)
+    return solve(mean_anomaly, ecc, method, solver.num_iter, device)
