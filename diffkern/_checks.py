@@ -100,19 +100,6 @@ def _current_trace() -> Any:
     return getattr(jnp.zeros(()), "_trace", None)
 
 
-@eqx.filter_jit
-def _body(fn: Callable, args: tuple, kwargs: dict):
-    collector = _Collector(_current_trace(), [])
-    token = _collector.set(collector)
-    try:
-        out = fn(*args, **kwargs)
-    finally:
-        _collector.reset(token)
-    conditions = tuple(condition for condition, _ in collector.checks)
-    messages = tuple(message for _, message in collector.checks)
-    return out, conditions, messages
-
-
 def _host_values(conditions: tuple[Array, ...]) -> list[bool] | None:
     """The conditions as Python bools, or None when they are traced by the caller."""
     try:
@@ -130,9 +117,22 @@ def checked(fn: Callable) -> Callable:
     follow ``equinox.filter_jit``: arrays are traced, everything else is static.
     """
 
+    @eqx.filter_jit
+    @functools.wraps(fn)  # the compiled program carries fn's name (compile counts, traces)
+    def body(*args, **kwargs):
+        collector = _Collector(_current_trace(), [])
+        token = _collector.set(collector)
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            _collector.reset(token)
+        conditions = tuple(condition for condition, _ in collector.checks)
+        messages = tuple(message for _, message in collector.checks)
+        return out, conditions, messages
+
     @functools.wraps(fn)
     def entry(*args, **kwargs):
-        out, conditions, messages = _body(fn, args, kwargs)
+        out, conditions, messages = body(*args, **kwargs)
         failed = _host_values(conditions)
         if failed is None:
             for condition, message in zip(conditions, messages, strict=True):
@@ -143,4 +143,5 @@ def checked(fn: Callable) -> Callable:
             raise CheckError("; ".join(dict.fromkeys(errors)))
         return out
 
+    entry.lower = body.lower  # the program as compiled for these arguments (inspection)
     return entry
