@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import sizes
-from diffkern.gp import Matern32
-from diffkern.gp._quasisep import quasisep_log_probability
+from diffkern.gp import Matern32, Quasisep
 from diffkern.precision import float64
 
 PARAMS = np.array([0.3, -0.2, -1.5])  # log scale, log amplitude, log noise
@@ -21,7 +20,7 @@ def _data(n):
 
 def _diffkern(p, t, y):
     kernel = jnp.exp(2 * p[1]) * Matern32(jnp.exp(p[0]))
-    return quasisep_log_probability(kernel, t, jnp.exp(2 * p[2]), y)
+    return Quasisep().log_probability(kernel, t, jnp.exp(2 * p[2]), y)
 
 
 def _tinygp(p, t, y):

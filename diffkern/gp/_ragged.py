@@ -13,18 +13,12 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from diffkern._arrays import check_values, result_dtype
 from diffkern._buckets import bucket_length
-from diffkern.gp._dense import DEFAULT_JITTER, dense_log_probability, noisy_covariance
 from diffkern.gp._kernel import Kernel
-from diffkern.gp._matrix import kernel_matrix
-from diffkern.gp._quasisep import quasisep_log_probability
-from diffkern.gp._solver import resolve_solver
+from diffkern.gp._resolve import resolve_solver
+from diffkern.gp._solver import Solver
 
 # Padded series per compiled call are capped so one call holds about this many matrix entries.
 _MAX_ENTRIES = 2**24
-# Smallest series-count bucket per solver: a padded series costs O(L^3) in the dense solver
-# (so pad counts finely) and next to nothing in the quasiseparable one (pad coarsely: fewer
-# programs for new mixes of lengths).
-_MIN_SERIES = {"cholesky": 1, "quasisep": 16}
 
 
 def log_probability_padded(
@@ -34,15 +28,16 @@ def log_probability_padded(
     diag: Float[ArrayLike, "S L"],
     mask: Bool[ArrayLike, "S L"],
     *,
-    solver: str = "auto",
-    on_failure: str = "raise",
+    solver: str | Solver = "auto",
+    on_failure: str | None = None,
 ) -> Float[Array, " S"]:
     """log N(Y[s] | 0, K(X[s]) + diag[s]) of each padded series over its points with ``mask``.
 
     Masked points contribute exactly nothing. The series axis may be sharded over devices (the
-    result is sharded the same way). ``X`` must be sorted within each series for
-    ``"quasisep"`` (pad with the last value); ``"auto"`` picks it for any length when the
-    kernel admits it and ``X`` is sorted (or traced, then checked at run time).
+    result is sharded the same way). ``solver`` and ``on_failure`` are those of
+    :class:`GaussianProcess`, except that ``"auto"`` picks the quasiseparable solver for any
+    length when the kernel admits it and ``X`` is sorted (or traced, then checked at run time
+    at the kept points); pad ``X`` with the last value to keep it sorted.
     """
     dtype = result_dtype(X, Y)
     X, Y, diag = (jnp.asarray(a).astype(dtype) for a in (X, Y, diag))
@@ -52,16 +47,9 @@ def log_probability_padded(
             "X, Y, diag and mask must share one shape (n_series, length); got "
             f"{X.shape}, {Y.shape}, {diag.shape}, {mask.shape}"
         )
-    solver = resolve_solver(solver, kernel, X, min_n=0)
+    solver = resolve_solver(solver, kernel, {"X": X}, mask=mask, min_n=0, on_failure=on_failure)
     diag = check_values(diag, "diag", positive=False)
-
-    def one(x, y, d, m):
-        r = jnp.where(m, y, 0)
-        if solver == "quasisep":
-            return quasisep_log_probability(kernel, x, d, r, m)
-        C = noisy_covariance(kernel_matrix(kernel, x), d, DEFAULT_JITTER, m)
-        return dense_log_probability(C, r, jnp.sum(m), on_failure)
-
+    one = lambda x, y, d, m: solver.log_probability(kernel, x, d, y, m)
     return jax.vmap(one)(X, Y, diag, mask)
 
 
@@ -79,8 +67,8 @@ def log_probability_ragged(
     ys: Sequence[ArrayLike],
     diags: Sequence[ArrayLike] | None = None,
     *,
-    solver: str = "auto",
-    on_failure: str = "raise",
+    solver: str | Solver = "auto",
+    on_failure: str | None = None,
 ) -> Float[Array, " n_series"]:
     """log N(ys[i] | 0, K(xs[i]) + diag(diags[i])) for series of different lengths, in one call.
 
@@ -107,14 +95,15 @@ def log_probability_ragged(
             raise ValueError(
                 f"xs[{i}] and ys[{i}] must be 1-D of one non-zero length, got {x.shape}, {y.shape}"
             )
-    solver = _ragged_solver(solver, kernel, xs)
+    inputs = {f"xs[{i}]": x for i, x in enumerate(xs)}
+    solver = resolve_solver(solver, kernel, inputs, min_n=0, on_failure=on_failure)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, x in enumerate(xs):
         groups[bucket_length(x.size)].append(i)
     parts, order = [], []
     for length, members in sorted(groups.items()):
         count = min(len(members), max(1, _MAX_ENTRIES // length**2))
-        per_call = bucket_length(count, minimum=_MIN_SERIES[solver])
+        per_call = bucket_length(count, minimum=solver.min_series_bucket)
         for start in range(0, len(members), per_call):
             chunk = members[start : start + per_call]
             batch = _pad_batch(
@@ -125,23 +114,13 @@ def log_probability_ragged(
                 per_call,
                 dtype,
             )
-            parts.append(_padded(kernel, *batch, solver=solver, on_failure=on_failure))
+            parts.append(_padded(kernel, *batch, solver=solver))
             order.extend(chunk + [-1] * (per_call - len(chunk)))
     position = np.empty(n_series, np.int32)
     order = np.asarray(order)
     valid = order >= 0
     position[order[valid]] = np.nonzero(valid)[0]
     return _assemble(tuple(parts), position)
-
-
-def _ragged_solver(solver: str, kernel: Kernel, xs: list[np.ndarray]) -> str:
-    """The solver for all series: quasisep needs every series sorted (checked here, at once)."""
-    unsorted = [i for i, x in enumerate(xs) if np.any(np.diff(x) < 0)]
-    if solver == "quasisep" and unsorted:
-        raise ValueError(f"xs[{unsorted[0]}] must be sorted (non-decreasing) for solver='quasisep'")
-    if solver == "auto" and unsorted:
-        solver = "cholesky"
-    return resolve_solver(solver, kernel, xs[0], min_n=0)
 
 
 def _pad_batch(xs, ys, diags, length: int, n_rows: int, dtype):

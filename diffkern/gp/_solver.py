@@ -1,47 +1,95 @@
-"""Choice of solver for a kernel and inputs: dense Cholesky or quasiseparable."""
+"""The interface of a GP solver: how C = K(X, X) + diag(noise) is factored and used.
+
+A solver is an Equinox module whose fields are static configuration; it holds no data.
+:func:`diffkern.gp._resolve.resolve_solver` picks one from a name. A new solver subclasses
+:class:`Solver`, implements its methods and says in :meth:`Solver.check` what it cannot take.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from jaxtyping import ArrayLike, Float
+import abc
+from typing import ClassVar
 
-from diffkern._arrays import concrete
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
+
 from diffkern.gp._kernel import Kernel
-from diffkern.gp._state_space import quasisep_supported
 
-SOLVERS = ("auto", "cholesky", "quasisep")
-# "auto" switches to the O(N) solver from this many points on (the dense one is faster below).
-AUTO_QUASISEP_MIN_N = 512
+# Argument types shared by every solver's methods (N points; B has N rows).
+Points = Float[ArrayLike, " N"]
+Noise = Float[ArrayLike, " N"] | Float[ArrayLike, ""]
+Mask = Bool[ArrayLike, " N"] | None
+Rows = Float[ArrayLike, " N *M"]
+# What check/accepts take: the inputs of one series (N,) or a padded batch (..., N).
+Series = Float[ArrayLike, "*batch N"]
+SeriesMask = Bool[ArrayLike, "*batch N"] | None
 
 
-def resolve_solver(
-    solver: str,
-    kernel: Kernel,
-    X: Float[ArrayLike, "*batch N"],
-    *,
-    min_n: int = AUTO_QUASISEP_MIN_N,
-) -> str:
-    """``"cholesky"`` or ``"quasisep"`` for ``solver`` in ``SOLVERS``.
+class Solver(eqx.Module):
+    """Log-likelihood, solves, conditioning and sampling for a kernel on 1-D inputs X (N,).
 
-    ``"auto"`` picks quasisep when the kernel admits it, N >= ``min_n`` and ``X`` is sorted
-    along its last axis (when ``X`` is traced its order is unknown here; the quasiseparable
-    solver then checks it at run time with ``eqx.error_if``).
+    ``noise`` is the observation-noise variance, a scalar or of shape (N,); ``mask`` (N,)
+    leaves points out exactly (as if absent).
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    if solver == "cholesky":
-        return solver
-    supported = quasisep_supported(kernel)
-    if solver == "quasisep":
-        if not supported:
-            raise ValueError(
-                f"solver='quasisep' does not support kernel {type(kernel).__name__} "
-                "(Exp, Matern32, Matern52, SHO, Cosine, Constant and their sums and products)"
-            )
-        return solver
-    if not supported or X.shape[-1] < min_n:
-        return "cholesky"
-    values = concrete(X)
-    if values is not None and np.any(np.diff(values, axis=-1) < 0):
-        return "cholesky"
-    return "quasisep"
+
+    # Smallest bucket for the number of padded series in one ragged batch: 1 where a padded
+    # series costs as much as a real one (pad counts finely), more where it is cheap.
+    min_series_bucket: ClassVar[int] = 1
+
+    def check(self, kernel: Kernel, X: Series, name: str = "X", mask: SeriesMask = None) -> None:
+        """Raise ``ValueError`` for a kernel or inputs (at the points kept by ``mask``) this
+        solver cannot take: what is known before tracing; traced inputs are checked again at
+        run time where they are used."""
+
+    def accepts(self, kernel: Kernel, X: Series, mask: SeriesMask = None) -> bool:
+        """Whether :meth:`check` passes (traced inputs count as acceptable)."""
+        try:
+            self.check(kernel, X, "X", mask)
+        except ValueError:
+            return False
+        return True
+
+    @abc.abstractmethod
+    def log_probability(
+        self, kernel: Kernel, X: Points, noise: Noise, r: Points, mask: Mask = None
+    ) -> Float[Array, ""]:
+        """log N(r | 0, C) over the points kept by ``mask``."""
+
+    @abc.abstractmethod
+    def solve(
+        self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
+    ) -> Float[Array, " N *M"]:
+        """C^{-1} B for a vector or the columns of a matrix ``B`` (zero rows where masked)."""
+
+    @abc.abstractmethod
+    def sample(
+        self, kernel: Kernel, X: Points, noise: Noise, key: PRNGKeyArray, shape: tuple[int, ...]
+    ) -> Float[Array, "*shape N"]:
+        """Draws from N(0, C), of shape ``shape + (N,)``."""
+
+    def condition(
+        self,
+        kernel: Kernel,
+        X: Points,
+        noise: Noise,
+        r: Points,
+        X_test: Float[ArrayLike, " M"],
+        *,
+        return_cov: bool = False,
+    ) -> tuple[Float[Array, " M"], Float[Array, " M"] | Float[Array, "M M"]]:
+        """Mean and variance (or covariance) of f(X_test) given r at X, zero prior mean.
+
+        mean = K*^T C^{-1} r, cov = K** - K*^T C^{-1} K* with K* = K(X, X_test); one solve
+        against [r, K*]. Variances are clipped at zero (rounding).
+        """
+        Ks = kernel(X, X_test)
+        r = jnp.asarray(r).astype(Ks.dtype)
+        S = self.solve(kernel, X, noise, jnp.concatenate([r[:, None], Ks], axis=1))
+        alpha, S = S[:, 0], S[:, 1:]
+        mean = Ks.T @ alpha
+        if return_cov:
+            cov = kernel(X_test) - Ks.T @ S
+            return mean, 0.5 * (cov + cov.T)
+        var = kernel.evaluate(jnp.zeros_like(X_test)) - jnp.sum(Ks * S, axis=0)
+        return mean, jnp.maximum(var, 0)

@@ -1,14 +1,20 @@
-"""Stationary kernels of unit amplitude: Matern family, squared exponential, periodic ones."""
+"""Stationary kernels of unit amplitude: Matern family, squared exponential, periodic ones.
+
+The Matern kernels and Cosine also have a state-space form (see ``diffkern.gp._state_space``).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from diffkern._arrays import cast, scalar_param
 from diffkern.gp._kernel import Kernel
+from diffkern.gp._state_space import StateSpace
 
 
 class _Scaled(Kernel):
@@ -23,23 +29,58 @@ class _Scaled(Kernel):
         return tau / cast(self.scale, tau.dtype)
 
 
-class Exp(_Scaled):
+class _Matern(_Scaled):
+    """Matern-(J - 1/2): the state (x, x' / rate, ..., x^(J-1) / rate^(J-1)) obeys x' = F x with
+    F = rate (N - I), rate = sqrt(2 J - 1) / scale and N nilpotent, so
+    A(tau) = e^{-x} sum_k (x N)^k / k!, x = rate tau, and P is the state's stationary covariance.
+    """
+
+    _nilpotent: ClassVar[np.ndarray]  # N (J, J)
+    _pinf: ClassVar[np.ndarray]  # P (J, J)
+
+    def state_space(self, dtype) -> StateSpace:
+        J = self._nilpotent.shape[0]
+        rate = math.sqrt(2 * J - 1) / cast(self.scale, dtype)
+        terms = [np.linalg.matrix_power(self._nilpotent, k) / math.factorial(k) for k in range(J)]
+        stacked = jnp.asarray(np.stack(terms), dtype=dtype)  # (J, J, J): N^k / k!
+
+        def transition(tau: Float[Array, " N"]) -> Float[Array, "N J J"]:
+            x = rate * tau
+            powers = jnp.cumprod(jnp.stack([jnp.ones_like(x)] + [x] * (J - 1), -1), -1)
+            return jnp.exp(-x)[:, None, None] * jnp.einsum("nk,kij->nij", powers, stacked)
+
+        h = jnp.zeros(J, dtype).at[0].set(1)
+        return StateSpace(h, jnp.asarray(self._pinf, dtype), transition)
+
+
+class Exp(_Matern):
     """Matern-1/2: k = exp(-r), r = tau / scale."""
+
+    _nilpotent = np.zeros((1, 1))
+    _pinf = np.eye(1)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return jnp.exp(-self._r(tau))
 
 
-class Matern32(_Scaled):
+class Matern32(_Matern):
     """Matern-3/2: k = (1 + sqrt(3) r) exp(-sqrt(3) r), r = tau / scale."""
+
+    # x'' = rate^2 (-x - 2 x')
+    _nilpotent = np.array([[1.0, 1.0], [-1.0, -1.0]])
+    _pinf = np.eye(2)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         x = math.sqrt(3.0) * self._r(tau)
         return (1 + x) * jnp.exp(-x)
 
 
-class Matern52(_Scaled):
+class Matern52(_Matern):
     """Matern-5/2: k = (1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r), r = tau / scale."""
+
+    # x''' = rate^3 (-x - 3 x' - 3 x'')
+    _nilpotent = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [-1.0, -3.0, -2.0]])
+    _pinf = np.array([[1.0, 0.0, -1 / 3], [0.0, 1 / 3, 0.0], [-1 / 3, 0.0, 1.0]])
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         x = math.sqrt(5.0) * self._r(tau)
@@ -64,6 +105,16 @@ class Cosine(Kernel):
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return jnp.cos(2 * math.pi * tau / cast(self.period, tau.dtype))
+
+    def state_space(self, dtype) -> StateSpace:
+        # A rotation by the phase 2 pi tau / period; P = I.
+        omega = 2 * math.pi / cast(self.period, dtype)
+
+        def transition(tau: Float[Array, " N"]) -> Float[Array, "N 2 2"]:
+            c, s = jnp.cos(omega * tau), jnp.sin(omega * tau)
+            return jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
+
+        return StateSpace(jnp.array([1, 0], dtype), jnp.eye(2, dtype=dtype), transition)
 
 
 class ExpSineSquared(Kernel):
