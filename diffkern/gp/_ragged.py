@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float
 
 from diffkern._arrays import check_values, result_dtype
-from diffkern._buckets import bucket_length
+from diffkern._ragged import block_layout, series_arrays
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._resolve import resolve_solver
 from diffkern.gp._solver import Solver
@@ -56,11 +55,6 @@ def log_probability_padded(
 _padded = eqx.filter_jit(log_probability_padded)
 
 
-@eqx.filter_jit
-def _assemble(parts: tuple[Float[Array, " _"], ...], order: Int[Array, " n"]) -> Float[Array, " n"]:
-    return jnp.concatenate(parts)[order]
-
-
 def log_probability_ragged(
     kernel: Kernel,
     xs: Sequence[ArrayLike],
@@ -72,65 +66,34 @@ def log_probability_ragged(
 ) -> Float[Array, " n_series"]:
     """log N(ys[i] | 0, K(xs[i]) + diag(diags[i])) for series of different lengths, in one call.
 
-    Series are grouped by length bucket (:func:`diffkern.jit.bucket_length`), padded with a
-    mask, and the number of series per call is padded to a bucket too, so any mix of lengths
-    runs a handful of compiled programs (one per length bucket, plus one that gathers the
-    results). ``"auto"`` uses the O(N) quasiseparable solver whenever the kernel admits it and
-    every ``xs[i]`` is sorted, else the dense one. Differentiable with respect to the kernel;
-    ``xs``, ``ys`` and ``diags`` must be concrete (known lengths). ``diags[i]`` is a scalar or
-    of shape like ``xs[i]`` (default 0).
+    Series are grouped by length bucket and padded with a mask (``diffkern._ragged``'s block
+    layout), and the number of series per call is padded to a bucket too, so any mix of lengths
+    runs a handful of compiled programs (one per length bucket). ``"auto"`` uses the O(N)
+    quasiseparable solver whenever the kernel admits it and every ``xs[i]`` is sorted, else the
+    dense one. Differentiable with respect to the kernel; ``xs``, ``ys`` and ``diags`` must be
+    concrete (known lengths). ``diags[i]`` is a scalar or of shape like ``xs[i]`` (default 0).
     """
     n_series = len(xs)
     if len(ys) != n_series or (diags is not None and len(diags) != n_series):
         raise ValueError("xs, ys and diags must hold the same number of series")
-    if n_series == 0:
-        raise ValueError("xs must hold at least one series")
     dtype = result_dtype(*xs, *ys)
-    xs = [np.asarray(x, dtype) for x in xs]
-    ys = [np.asarray(y, dtype) for y in ys]
-    diags = [np.zeros((), dtype)] * n_series if diags is None else diags
-    diags = [np.broadcast_to(np.asarray(d, dtype), x.shape) for d, x in zip(diags, xs, strict=True)]
+    xs, ys = series_arrays("xs", xs, dtype), series_arrays("ys", ys, dtype)
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        if x.ndim != 1 or y.shape != x.shape or x.size == 0:
+        if y.shape != x.shape:
             raise ValueError(
                 f"xs[{i}] and ys[{i}] must be 1-D of one non-zero length, got {x.shape}, {y.shape}"
             )
+    diags = [np.zeros((), dtype)] * n_series if diags is None else diags
+    diags = [np.broadcast_to(np.asarray(d, dtype), x.shape) for d, x in zip(diags, xs, strict=True)]
     inputs = {f"xs[{i}]": x for i, x in enumerate(xs)}
     solver = resolve_solver(solver, kernel, inputs, min_n=0, on_failure=on_failure)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i, x in enumerate(xs):
-        groups[bucket_length(x.size)].append(i)
-    parts, order = [], []
-    for length, members in sorted(groups.items()):
-        count = min(len(members), max(1, _MAX_ENTRIES // length**2))
-        per_call = bucket_length(count, minimum=solver.min_series_bucket)
-        for start in range(0, len(members), per_call):
-            chunk = members[start : start + per_call]
-            batch = _pad_batch(
-                [xs[i] for i in chunk],
-                [ys[i] for i in chunk],
-                [diags[i] for i in chunk],
-                length,
-                per_call,
-                dtype,
-            )
-            parts.append(_padded(kernel, *batch, solver=solver))
-            order.extend(chunk + [-1] * (per_call - len(chunk)))
-    position = np.empty(n_series, np.int32)
-    order = np.asarray(order)
-    valid = order >= 0
-    position[order[valid]] = np.nonzero(valid)[0]
-    return _assemble(tuple(parts), position)
-
-
-def _pad_batch(xs, ys, diags, length: int, n_rows: int, dtype):
-    """(X, Y, diag, mask) of shape (n_rows, length); X repeats its last value (stays sorted)."""
-    X = np.zeros((n_rows, length), dtype)
-    Y = np.zeros((n_rows, length), dtype)
-    D = np.ones((n_rows, length), dtype)
-    M = np.zeros((n_rows, length), bool)
-    for row, (x, y, d) in enumerate(zip(xs, ys, diags, strict=True)):
-        n = x.size
-        X[row, :n], X[row, n:] = x, x[-1]
-        Y[row, :n], D[row, :n], M[row, :n] = y, d, True
-    return X, Y, D, M
+    layout = block_layout(
+        [x.size for x in xs],
+        min_rows=solver.min_series_bucket,
+        max_rows=lambda length: _MAX_ENTRIES // length**2,
+    )
+    parts = [
+        _padded(kernel, b.pad(xs, "edge"), b.pad(ys, 0.0), b.pad(diags, 1.0), b.mask, solver=solver)
+        for b in layout.blocks
+    ]
+    return layout.assemble(parts)
