@@ -41,7 +41,8 @@ class KeplerSolver(eqx.Module):
     * ``"auto"`` (default): ``"order5"`` in float64, ``"newton"`` in float32. One step reaches
       ``|E - E*| <= 1e-14`` rad in float64 (measured 9e-16) and ``<= 2e-6`` rad in float32
       (measured 5e-7) for all ``M`` and ``0 <= e <= 1 - 1e-9``.
-    * ``"newton"``, ``"halley"``, ``"order4"``, ``"order5"``: steps of order 2 to 5.
+    * ``"newton"``, ``"halley"``, ``"order4"``, ``"order5"``: steps of order 2 to 5, each the
+      truncated series reversion of Kepler's equation about the current estimate (one division).
 
     ``check=True`` (default) validates values inside compiled code with ``equinox.error_if``:
     ``e`` outside [0, 1) or a non-finite ``M`` raises at run time (``EQX_ON_ERROR`` selects

@@ -35,20 +35,25 @@ def correction(
     one_minus_ecc: Float[Array, "*b"],
     method: str,
 ) -> Float[Array, "*b"]:
-    """The step ``d`` of ``method`` (Newton, Halley, or Markley's 4th/5th-order extensions)."""
-    g0 = one_minus_ecc * state.E + ecc * state.E_minus_sin - mean_anomaly
+    """The step ``d`` of order ``METHODS[method]``: the series reversion of ``g(E + d) = 0``.
+
+    With ``s = g0 / g1`` and ``a_k = g_k / (k! g1)``, the root of ``g0 + g1 d + g2 d^2/2 + ...``
+    is ``d = -s (1 + a2 s + (2 a2^2 - a3) s^2 + (5 a2^3 - 5 a2 a3 + a4) s^3 + O(s^4))``; keeping
+    ``order - 1`` terms gives an error ``O(s^order)``. One division, whatever the order. For
+    Kepler's equation ``g2 = e sin E``, ``g3 = e cos E`` and ``g4 = -g2``, so ``a4 = -a2 / 12``.
+    """
     g1 = one_minus_ecc + ecc * state.versine
-    g2 = ecc * state.sin
-    if method == "newton":
-        return -g0 / g1
-    d = -g0 * g1 / (g1 * g1 - 0.5 * g0 * g2)
-    if method == "halley":
-        return d
-    g3 = ecc * state.cos
-    d = -g0 / (g1 + d * (g2 / 2 + d * g3 / 6))
-    if method == "order4":
-        return d
-    return -g0 / (g1 + d * (g2 / 2 + d * (g3 / 6 - d * g2 / 24)))
+    s = (one_minus_ecc * state.E + ecc * state.E_minus_sin - mean_anomaly) / g1
+    order = METHODS[method]
+    if order == 2:
+        return -s
+    a2 = 0.5 * ecc * state.sin / g1
+    a3 = ecc * state.cos / (6 * g1)
+    coefficients = [a2, 2 * a2 * a2 - a3, a2 * (5 * (a2 * a2 - a3) - 1 / 12)][: order - 2]
+    series = coefficients[-1]
+    for c in coefficients[-2::-1]:
+        series = c + s * series
+    return -s * (1 + s * series)
 
 
 def rotate(state: State, d: Float[Array, "*b"]) -> State:
