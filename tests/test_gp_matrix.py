@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from diffkern.gp import SHO, ExpSquared, GaussianProcess, Kernel, Matern32, QuasiPeriodic, _matrix
+from diffkern.gp._dense import _cho_inverse
 from diffkern.gp._matrix import kernel_matrix
 from diffkern.testing import check_grads, tolerance
 
@@ -33,8 +34,9 @@ _KERNELS = {
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    """Blocks of 16 rows, so that small N runs several blocks and a padded last one."""
+    """Blocks of 16 rows from any N, so that small N runs several blocks and a padded last one."""
     monkeypatch.setattr(_matrix, "_ROWS", 16)
+    monkeypatch.setattr(_matrix, "_UNBLOCKED", 0)
 
 
 def _inputs(n, dtype=np.float64, seed=0):
@@ -59,7 +61,7 @@ def test_value_is_kernel_of_x(small_blocks, dtype, n):
 
 @pytest.mark.parametrize("name", sorted(_KERNELS))
 @pytest.mark.parametrize("n", [50, 300])
-def test_reverse_matches_autodiff_of_kernel(x64, name, n):
+def test_reverse_matches_autodiff_of_kernel(x64, small_blocks, name, n):
     kernel, X, W = _KERNELS[name](), _inputs(n), _weights(n)
 
     def loss(matrix):
@@ -92,6 +94,28 @@ def test_forward_mode_and_vmap(small_blocks, dtype):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * float(jnp.max(jnp.abs(want))))
 
 
+def test_one_fused_pass_off_cpu(x64, monkeypatch):
+    """Blocks are a CPU cache choice: on other platforms the derivative is that of kernel(X)."""
+    monkeypatch.setattr(_matrix, "_UNBLOCKED", 0)
+    kernel, X = _KERNELS["scaled"](), _inputs(300)
+
+    def loops(name):
+        monkeypatch.setattr(_matrix, "platform", lambda *_: name)
+        jaxpr = str(jax.make_jaxpr(jax.grad(lambda k: jnp.sum(kernel_matrix(k, X))))(kernel))
+        return "scan[" in jaxpr or "while[" in jaxpr
+
+    assert loops("cpu") and not loops("gpu")
+
+
+@pytest.mark.parametrize(("n", "block"), [(7, 8), (37, 8), (64, 16), (300, 256)])
+def test_cho_inverse(x64, n, block):
+    """C^{-1} by 2 x 2 blocks (recursing down to ``block``) equals numpy's inverse."""
+    A = np.random.default_rng(2).normal(size=(n, n))
+    C = A @ A.T + n * np.eye(n)
+    got = jax.jit(_cho_inverse, static_argnums=1)(jnp.linalg.cholesky(jnp.asarray(C)), block)
+    np.testing.assert_allclose(got, np.linalg.inv(C), rtol=1e-12, atol=1e-14)
+
+
 def _naive_log_probability(amp, scale, noise, shift, x, y):
     """log N(y | shift, amp^2 Matern32(scale) + noise I) from textbook float64 formulas."""
     tau = jnp.abs(x[:, None] - x[None, :])
@@ -102,8 +126,8 @@ def _naive_log_probability(amp, scale, noise, shift, x, y):
     return -0.5 * z @ z - jnp.sum(jnp.log(jnp.diagonal(L))) - 0.5 * x.size * math.log(2 * math.pi)
 
 
-def test_log_probability_gradients_match_naive(x64):
-    """Through GaussianProcess (N = 300, three blocks): kernel parameters, noise, mean and X."""
+def test_log_probability_gradients_match_naive(x64, small_blocks):
+    """Through GaussianProcess (N = 300, in blocks): kernel parameters, noise, mean and X."""
     x = _inputs(300)
     y = jnp.sin(x) + 0.2 * jnp.cos(3 * x)
 

@@ -17,33 +17,35 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax.lax.linalg import triangular_solve
 from jax.scipy.linalg import cho_solve, solve_triangular
 from jaxtyping import Array, Bool, Float
 
-from diffkern._arrays import error_if
+from diffkern._arrays import error_if, platform
 
-# Below this size _cho_inverse solves against the identity (2 n^3 flops, negligible here).
+# On CPU, _cho_inverse recurses down to blocks of this size, then solves against the identity
+# (2 n^3 flops, negligible here); other platforms solve against the identity in one call.
 _BLOCK = 128
 # Jitter added to the covariance's diagonal, in units of eps * mean(diag) (see noisy_covariance).
 DEFAULT_JITTER = 10.0
 
 
-def _cho_inverse(L: Float[Array, "n n"]) -> Float[Array, "n n"]:
-    """C^{-1} from the Cholesky factor L of C, by recursion on 2 x 2 blocks.
+def _cho_inverse(L: Float[Array, "n n"], block: int) -> Float[Array, "n n"]:
+    """C^{-1} from the Cholesky factor L of C, by recursion on 2 x 2 blocks down to ``block``.
 
     With X = L21 L11^{-1} and P_k = (L_kk L_kk^T)^{-1} (recursively):
     C^{-1} = [[P_1 + X^T P_2 X, -X^T P_2], [-P_2 X, P_2]]; 5 n^3 / 6 flops, against 2 n^3
     for solving against the identity.
     """
     n = L.shape[0]
-    if n <= _BLOCK:
+    if n <= block:
         return cho_solve((L, True), jnp.eye(n, dtype=L.dtype))
     k = n // 2
     L11, L21, L22 = L[:k, :k], L[k:, :k], L[k:, k:]
-    Xt = solve_triangular(L11, L21.T, lower=True, trans=1)  # X^T = L11^{-T} L21^T
-    P2 = _cho_inverse(L22)
-    C21 = -(P2 @ Xt.T)
-    C11 = _cho_inverse(L11) - Xt @ C21
+    X = triangular_solve(L11, L21, left_side=False, lower=True)
+    P2 = _cho_inverse(L22, block)
+    C21 = -(P2 @ X)
+    C11 = _cho_inverse(L11, block) - X.T @ C21
     return jnp.block([[C11, C21.T], [C21, P2]])
 
 
@@ -68,7 +70,8 @@ def _gaussian_log_density_jvp(primals, tangents):
     L, z, value = _factor(C, r)
     ok = jnp.isfinite(value)
     alpha = solve_triangular(L, z, lower=True, trans=1)
-    W = 0.5 * (alpha[:, None] * alpha[None, :] - _cho_inverse(L))
+    block = _BLOCK if platform(L) == "cpu" else L.shape[0]
+    W = 0.5 * (alpha[:, None] * alpha[None, :] - _cho_inverse(L, block))
     # Zero coefficients on failure keep gradients finite where callers replace the value.
     W = jnp.where(ok, W, 0)
     alpha = jnp.where(ok, alpha, 0)
@@ -95,7 +98,6 @@ def noisy_covariance(
     With ``mask``, rows and columns of masked points become those of the identity, so they add
     exactly zero to the quadratic form and to log det C, and the jitter uses unmasked points only.
     """
-    n = K.shape[0]
     d = jnp.diagonal(K) + noise
     if mask is None:
         scale = jnp.mean(d)
@@ -106,7 +108,8 @@ def noisy_covariance(
     d = d + jitter * float(jnp.finfo(K.dtype).eps) * scale
     if mask is not None:
         d = jnp.where(mask, d, 1)
-    return K.at[jnp.arange(n), jnp.arange(n)].set(d)
+    # A select, not a scatter, so XLA fuses it into the computation of K.
+    return jnp.where(jnp.eye(K.shape[0], dtype=bool), d[:, None], K)
 
 
 def dense_log_probability(

@@ -9,10 +9,13 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from diffkern._arrays import platform
 from diffkern.gp._kernel import Kernel
 
-# Rows per block: a block's intermediates (_ROWS x N) stay in cache for N up to a few thousand.
+# On CPU, rows per block: a block's intermediates (_ROWS x N) stay in cache for N up to a few
+# thousand. Up to _UNBLOCKED points the whole matrix's do, and one fused pass compiles faster.
 _ROWS = 128
+_UNBLOCKED = 1024
 
 
 @eqx.filter_custom_jvp
@@ -35,10 +38,13 @@ def _kernel_matrix_jvp(primals, tangents):
 
 
 def _blocked(kernel: Kernel, X: Float[Array, " n"]) -> Float[Array, "n n"]:
-    """``kernel(X)`` by blocks of at most ``_ROWS`` rows, each a ``jax.checkpoint`` in a map."""
+    """``kernel(X)`` by blocks of at most ``_ROWS`` rows, each a ``jax.checkpoint`` in a map.
+
+    Only on CPU and above ``_UNBLOCKED`` points; elsewhere one fused ``kernel(X)``.
+    """
     n = X.shape[0]
     n_blocks = math.ceil(n / _ROWS)
-    if n_blocks <= 1:
+    if n <= _UNBLOCKED or platform(X) != "cpu":
         return kernel(X)
     rows = math.ceil(n / n_blocks)
     padded = jnp.concatenate([X, jnp.broadcast_to(X[-1], (n_blocks * rows - n,))])
