@@ -47,10 +47,11 @@ def _maps(n, dtype, seed=0):
 @pytest.mark.parametrize("n", [1, 2, 3, 17, 1000])
 def test_matches_sequential(n, reverse, dtype):
     elems = _maps(n, dtype)
-    ref = _sequential(_affine, elems, reverse)
+    ref = jax.jit(_sequential, static_argnums=(0, 2))(_affine, elems, reverse)
     tol = tolerance(dtype, float32=2e-4, float64=1e-12)
     for block in (None, 1, 4, 5000):
-        out = prefix_scan(_affine, elems, IDENTITY, reverse=reverse, block=block)
+        scan = lambda e: prefix_scan(_affine, e, IDENTITY, reverse=reverse, block=block)
+        out = jax.jit(scan)(elems)
         for key in elems:
             assert out[key].dtype == dtype and out[key].shape == elems[key].shape
             np.testing.assert_allclose(out[key], ref[key], rtol=tol, atol=tol, err_msg=key)
@@ -80,12 +81,13 @@ def test_check_grads(block, x64):
 def test_vmap_and_jvp_match_sequential():
     elems = _maps(50, jnp.float32, seed=3)
     batched = jax.tree_util.tree_map(lambda x: jnp.stack([x, 2 * x]), elems)
-    out = jax.vmap(lambda e: prefix_scan(_affine, e, IDENTITY))(batched)
-    ref = jax.vmap(lambda e: _sequential(_affine, e))(batched)
+    out = jax.jit(jax.vmap(lambda e: prefix_scan(_affine, e, IDENTITY)))(batched)
+    ref = jax.jit(jax.vmap(lambda e: _sequential(_affine, e)))(batched)
     np.testing.assert_allclose(out["c"], ref["c"], rtol=1e-4, atol=1e-4)
     tangent = jax.tree_util.tree_map(jnp.ones_like, elems)
-    _, dout = jax.jvp(lambda e: prefix_scan(_affine, e, IDENTITY), (elems,), (tangent,))
-    _, dref = jax.jvp(lambda e: _sequential(_affine, e), (elems,), (tangent,))
+    jvp = jax.jit(lambda f, e, t: jax.jvp(f, (e,), (t,))[1], static_argnums=0)
+    dout = jvp(lambda e: prefix_scan(_affine, e, IDENTITY), elems, tangent)
+    dref = jvp(lambda e: _sequential(_affine, e), elems, tangent)
     np.testing.assert_allclose(dout["c"], dref["c"], rtol=1e-3, atol=1e-3)
 
 
