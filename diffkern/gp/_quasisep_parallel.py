@@ -218,6 +218,13 @@ def _next(x: Float[Array, "N ..."]) -> Float[Array, "N ..."]:
     return jnp.concatenate([x[1:], jnp.zeros_like(x[:1])])
 
 
+def _solve(
+    A: Float[Array, "N J J"], f: Filtered, keep: Bool[Array, " N"], u: Float[Array, "N J"]
+) -> Float[Array, " N"]:
+    b = _mtv(_next(A), _next(u))  # b_j = A_{j+1}^T u_{j+1}
+    return jnp.where(keep, (f.v - jnp.sum(f.g * b, -1)) / f.s, 0)
+
+
 def solve(
     A: Float[Array, "N J J"],
     h: Float[Array, " J"],
@@ -228,8 +235,7 @@ def solve(
 ) -> Float[Array, " N"]:
     """(K + diag(d))^{-1} r from the filter ``f`` (zeros at unobserved points)."""
     u = _adjoints(A, h, f, keep, covariance=False, parallel=parallel).c
-    b = _mtv(_next(A), _next(u))  # b_j = A_{j+1}^T u_{j+1}
-    return jnp.where(keep, (f.v - jnp.sum(f.g * b, -1)) / f.s, 0)
+    return _solve(A, f, keep, u)
 
 
 def smooth(
@@ -239,10 +245,10 @@ def smooth(
     keep: Bool[Array, " N"],
     *,
     parallel: bool = True,
-) -> tuple[Float[Array, " N"], Float[Array, " N"]]:
-    """Posterior mean and variance of h^T x_i given the kept points, at every point."""
+) -> tuple[Float[Array, " N"], Float[Array, " N"], Float[Array, " N"]]:
+    """(K + diag(d))^{-1} r, and the posterior mean and variance of h^T x_i at every point."""
     adjoint = _adjoints(A, h, f, keep, covariance=True, parallel=parallel)
     g, hn = f.g, jnp.broadcast_to(h, f.g.shape)
     mean = jnp.sum(f.m * hn, -1) + jnp.sum(g * adjoint.c, -1)
     var = jnp.sum(g * hn, -1) - jnp.sum(g * _mv(adjoint.Cm, g), -1)
-    return mean, var
+    return _solve(A, f, keep, adjoint.c), mean, var

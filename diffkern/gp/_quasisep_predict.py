@@ -46,6 +46,6 @@ def condition(
     d = jnp.concatenate([d, jnp.ones_like(t_test)])[order]
     r = jnp.concatenate([r, jnp.zeros_like(t_test)])[order]
     f = filtered(A, ss.pinf, ss.h, d, r, observed, parallel=parallel)
-    mean, var = smooth(A, ss.h, f, observed, parallel=parallel)
+    _, mean, var = smooth(A, ss.h, f, observed, parallel=parallel)
     position = jnp.zeros(n + m, order.dtype).at[order].set(jnp.arange(n + m, dtype=order.dtype))
     return mean[position[n:]], var[position[n:]]

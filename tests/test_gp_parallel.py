@@ -1,0 +1,245 @@
+"""Parallel-in-time Kalman filter, smoother, conditioning and sampling of state-space GPs, against
+the sequential scans and dense float64 references.
+
+Compiles dominate the run time, so the array-level functions run on states padded to J = 6
+(zero P, A and h on the padding: exact, the padded states stay 0): every kernel then shares one
+program per N.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffkern.gp import SHO, Constant, Cosine, Exp, Matern32, Matern52
+from diffkern.gp import _quasisep_parallel as parallel
+from diffkern.gp import _quasisep_scan as scan
+from diffkern.gp._quasisep_predict import condition
+from diffkern.gp._quasisep_sample import sample
+from diffkern.gp._state_space import state_space
+from diffkern.jit import count_compiles
+from diffkern.precision import float64
+from diffkern.testing import check_grads
+
+J_MAX = 6
+
+KERNELS = {
+    "exp": Exp(0.7),
+    "matern32": Matern32(1.3),
+    "matern52": Matern52(0.4),
+    "sho-under": SHO(2.0, 3.0, 1.5),
+    "sho-critical": SHO(2.0, 0.5, 1.5),
+    "sho-over": SHO(2.0, 0.2, 1.5),
+    "cosine": Cosine(1.7),
+    "constant": Constant(2.0),
+    "sum": Cosine(1.7) + Exp(1.0),
+    "product": 2.0 * Matern52(1.0) * Cosine(3.0),
+}
+
+
+def _data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.uniform(0, 10, n)), rng.uniform(0.1, 0.3, n), rng.normal(size=n)
+
+
+def _arrays(kernel, t, keep, dtype):
+    """A (transition from the previous kept point, I at masked points), P, h, padded to J_MAX."""
+    index = np.arange(len(t))
+    previous = np.concatenate([[-1], np.maximum.accumulate(np.where(keep, index, -1))[:-1]])
+    dt = np.where(keep & (previous >= 0), t - t[np.maximum(previous, 0)], 0)
+    ss = state_space(kernel, dtype)
+    pad = J_MAX - ss.h.shape[0]
+    A = jnp.pad(ss.transition(jnp.asarray(dt, dtype)), ((0, 0), (0, pad), (0, pad)))
+    return A, jnp.pad(ss.pinf, ((0, pad), (0, pad))), jnp.pad(ss.h, (0, pad))
+
+
+@jax.jit
+def _everything(A, P, h, d, r, keep):
+    """log-probability, solve and posterior moments, parallel and sequential; the scan's value."""
+    out = {}
+    for name, par in (("parallel", True), ("sequential", False)):
+        f = parallel.filtered(A, P, h, d, r, keep, parallel=par)
+        alpha, mean, var = parallel.smooth(A, h, f, keep, parallel=par)
+        out[name] = (f.log_probability(keep), alpha, mean, var, f.min_pivot())
+    out["scan"] = _scan_log_probability(A, P, h, d, r, keep)
+    out["solve"] = parallel.solve(A, h, f, keep, parallel=False)
+    return out
+
+
+@jax.jit
+def _scan_log_probability(A, P, h, d, r, keep):
+    return scan.log_probability(scan.Arrays(A, d, r, keep), P @ h, h)[0]
+
+
+def _dense(kernel, t, d, r):
+    """log N(r | 0, K + D), (K + D)^-1 r, posterior mean and variance of f(t), numpy float64."""
+    K = np.asarray(kernel.evaluate(jnp.abs(jnp.asarray(t)[:, None] - jnp.asarray(t)[None, :])))
+    C = K + np.diag(d)
+    alpha = np.linalg.solve(C, r)
+    logp = -0.5 * (r @ alpha + np.linalg.slogdet(C)[1] + len(t) * np.log(2 * np.pi))
+    return logp, alpha, K @ alpha, np.diag(K) - np.sum(K * np.linalg.solve(C, K), 0)
+
+
+def _close(actual, expected, rtol):
+    """Agreement relative to the largest value (elementwise relative error is meaningless
+    for entries near 0)."""
+    scale = np.max(np.abs(expected))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 1000])
+def test_parallel_equals_sequential_and_dense(n, x64):
+    t, d, r = _data(n)
+    keep = np.ones(n, bool)
+    for kernel in KERNELS.values():
+        out = _everything(*_arrays(kernel, t, keep, jnp.float64), d, r, keep)
+        logp, alpha, mean, var = _dense(kernel, t, d, r)
+        for lp, al, mu, v, _ in (out["parallel"], out["sequential"]):
+            np.testing.assert_allclose(lp, logp, rtol=1e-10)
+            _close(al, alpha, 1e-10)
+            _close(mu, mean, 1e-10)
+            _close(v, var, 1e-10)
+        np.testing.assert_allclose(out["scan"], out["parallel"][0], rtol=1e-10)
+        _close(out["solve"], alpha, 1e-10)
+
+
+def test_masked_points_contribute_nothing(x64):
+    t, d, r = _data(17)
+    keep = np.ones(17, bool)
+    keep[[0, 5, 6, 16]] = False
+    d_bad, r_bad = np.where(keep, d, 0.0), np.where(keep, r, np.nan)
+    for kernel in (KERNELS["sho-under"], KERNELS["product"]):
+        out = _everything(*_arrays(kernel, t, keep, jnp.float64), d_bad, r_bad, keep)
+        logp, alpha, mean, var = _dense(kernel, t[keep], d[keep], r[keep])
+        for lp, al, mu, v, _ in (out["parallel"], out["sequential"]):
+            np.testing.assert_allclose(lp, logp, rtol=1e-12)
+            _close(al[keep], alpha, 1e-12)
+            np.testing.assert_array_equal(al[~keep], 0)
+            _close(mu[keep], mean, 1e-12)
+            _close(v[keep], var, 1e-12)
+
+
+def test_new_data_does_not_recompile(x64):
+    t, d, r = _data(17)
+    keep = np.ones(17, bool)
+    args = [jnp.asarray(x) for x in (*_arrays(KERNELS["matern32"], t, keep, jnp.float64), d)]
+    _everything(*args, r, keep)
+    r2, keep2 = jnp.asarray(r + 1), jnp.asarray(np.arange(17) % 3 > 0)
+    with count_compiles() as counts:
+        _everything(*args, r2, keep2)
+    assert counts.compiles == 0
+
+
+@jax.jit
+def _log_probability(A, P, h, d, r, keep):
+    return parallel.log_probability(A, P, h, d, r, keep)[0]
+
+
+def test_float32_bound():
+    """float32 log-probability at N = 300 within a relative 1e-5 of float64, every kernel."""
+    t, d, r = _data(300)
+    keep = np.ones(300, bool)
+    d32, r32 = (jnp.asarray(x, jnp.float32) for x in (d, r))
+    for kernel in KERNELS.values():
+        value = _log_probability(*_arrays(kernel, t, keep, jnp.float32), d32, r32, keep)
+        with float64():
+            expected = _dense(kernel, t, d, r)[0]
+        assert value.dtype == jnp.float32
+        np.testing.assert_allclose(value, expected, rtol=1e-5)
+
+
+@functools.cache
+def _long_correlation(dtype):
+    """Matern32 with scale = 10^3 x spacing, N = 10^5: (parallel, sequential) log-probability."""
+    n = 10**5
+    rng = np.random.default_rng(1)
+    t = jnp.asarray(np.arange(n) * 1e-3, dtype)
+    d, r = jnp.full(n, 0.1, dtype), jnp.asarray(rng.normal(size=n), dtype)
+    keep = jnp.ones(n, bool)
+    ss = state_space(Matern32(1.0), dtype)
+    A = ss.transition(jnp.diff(t, prepend=t[:1]))
+    args = (A, ss.pinf, ss.h, d, r, keep)
+    return float(_log_probability(*args)), float(_scan_log_probability(*args))
+
+
+def test_long_correlation_large_n(dtype):
+    """N = 10^5: finite in both precisions; float64 parallel == sequential to 1e-10, float32
+    parallel within a relative 1e-4 of it (the sequential scan alike)."""
+    value, sequential = _long_correlation(dtype)
+    assert np.isfinite(value) and np.isfinite(sequential)
+    with float64():
+        expected = _long_correlation(jnp.float64)[1]
+    rtol = 1e-10 if dtype == jnp.float64 else 1e-4
+    np.testing.assert_allclose(value, expected, rtol=rtol)
+    np.testing.assert_allclose(sequential, expected, rtol=rtol)
+
+
+def _sho_arrays(params, t):
+    ss = state_space(SHO(params[0], params[1], params[2]), params.dtype)
+    return ss, ss.transition(jnp.diff(t, prepend=t[:1]))
+
+
+def test_gradients_order_two(x64):
+    t, d, r = (jnp.asarray(x) for x in _data(3))
+    keep = jnp.ones(3, bool)
+
+    def logp(params, d, r):
+        ss = state_space(SHO(params[0], params[1], params[2]), params.dtype)
+        A = ss.transition(jnp.diff(t, prepend=t[:1]))
+        return parallel.log_probability(A, ss.pinf, ss.h, d, r, keep)[0]
+
+    check_grads(jax.jit(logp), (jnp.array([1.3, 0.8, 1.1]), d, r), order=2)
+
+
+@functools.partial(jax.jit, static_argnames="par")
+def _condition(kernel, t, d, r, keep, t_test, par):
+    return condition(state_space(kernel, t.dtype), t, d, r, keep, t_test, parallel=par)
+
+
+@pytest.mark.parametrize("name", ["sho-under", "sho-critical", "sho-over", "product"])
+def test_condition_matches_dense(name, x64):
+    kernel = KERNELS[name]
+    t, d, r = _data(17)
+    keep = np.arange(17) % 7 != 3
+    t_test = np.array([4.0, -2.0, t[5], 12.5, t[0], 0.1, t[-1] + 1e-3])
+    k = lambda a, b: np.asarray(kernel.evaluate(jnp.abs(jnp.asarray(a)[:, None] - b[None, :])))
+    C = k(t[keep], t[keep]) + np.diag(d[keep])
+    Ks = k(t[keep], t_test)
+    mean = Ks.T @ np.linalg.solve(C, r[keep])
+    var = np.asarray(kernel.evaluate(jnp.zeros(1)))[0] - np.sum(Ks * np.linalg.solve(C, Ks), 0)
+    for par in (True, False):
+        mu, v = _condition(kernel, t, d, np.where(keep, r, np.nan), keep, t_test, par)
+        _close(mu, mean, 1e-10)
+        _close(v, var, 1e-10)
+
+
+@functools.partial(jax.jit, static_argnames="par")
+def _draws(keys, kernel, t, d, par):
+    ss = state_space(kernel, t.dtype)
+    A = ss.transition(jnp.diff(t, prepend=t[:1]))
+    return jax.vmap(lambda key: sample(key, A, ss.pinf, ss.h, d, parallel=par))(keys)
+
+
+def test_sample_covariance(x64):
+    """20000 draws at 4 points: every entry of the sample covariance within 5 of its standard
+    errors sqrt((C_ii C_jj + C_ij^2) / n) of K + D; parallel and sequential draws agree."""
+    kernel = Matern52(1.0) + SHO(2.0, 3.0, 0.7)
+    t, d = jnp.array([0.0, 0.3, 0.5, 1.4]), jnp.array([0.05, 0.1, 0.05, 0.2])
+    keys = jax.random.split(jax.random.key(0), 20000)
+    y = _draws(keys, kernel, t, d, True)
+    np.testing.assert_allclose(_draws(keys, kernel, t, d, False), y, rtol=0, atol=1e-12)
+    C = np.asarray(kernel.evaluate(jnp.abs(t[:, None] - t[None, :]))) + np.diag(d)
+    error = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / len(keys))
+    assert np.all(np.abs(np.cov(np.asarray(y).T) - C) < 5 * error)
+    assert np.all(np.abs(np.mean(np.asarray(y), 0)) < 5 * np.sqrt(np.diag(C) / len(keys)))
+
+
+def test_sample_float32_long_correlation():
+    """Q_i = P - A P A^T cancels for steps 10^-3 of the scale: draws stay finite."""
+    t = jnp.arange(10**5, dtype=jnp.float32) * 1e-3
+    y = _draws(
+        jax.random.split(jax.random.key(1), 1), Matern32(1.0), t, jnp.full_like(t, 1e-4), True
+    )
+    assert y.dtype == jnp.float32 and np.all(np.isfinite(y))
