@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import broadcast_floats, error_if, platform, to_device
+from diffkern._checks import checked
 from diffkern.kepler._solve import solve
 from diffkern.kepler._steps import METHODS
 
@@ -44,10 +45,12 @@ class KeplerSolver(eqx.Module):
     * ``"newton"``, ``"halley"``, ``"order4"``, ``"order5"``: steps of order 2 to 5, each the
       truncated series reversion of Kepler's equation about the current estimate (one division).
 
-    ``check=True`` (default) validates values inside compiled code with ``equinox.error_if``:
-    ``e`` outside [0, 1) or a non-finite ``M`` raises at run time (``EQX_ON_ERROR`` selects
-    raise / nan / breakpoint; in ``nan`` mode the whole result is NaN). ``check=False`` skips
-    the error machinery; invalid elements then come out as NaN, never as a silent number.
+    ``check=True`` (default) validates values in the compiled program: ``e`` outside [0, 1) or
+    a non-finite ``M`` raises :class:`diffkern.CheckError` on the host after a call outside
+    ``jit``, or through ``equinox.error_if`` inside the caller's ``jit`` (in
+    ``diffkern.jit.set_value_checks("nan")`` mode the whole result is NaN instead).
+    ``check=False`` skips the check; invalid elements then come out as NaN, never as a silent
+    number.
 
     All fields are static: a new configuration compiles a new program, new data never does.
     Modules are immutable; use ``dataclasses.replace`` or a new instance to change a field.
@@ -90,8 +93,9 @@ class KeplerSolver(eqx.Module):
 
 
 # One compiled program per (configuration, shape, dtype), so that calls outside ``jit`` neither
-# run op by op nor build a new loop program per call; inside ``jit`` it is simply inlined.
-@eqx.filter_jit
+# run op by op nor build a new loop program per call; the value check comes back as an output
+# of that program (raised on the host: no callback, so the persistent cache keeps it).
+@checked
 def _checked_solve(
     solver: KeplerSolver, mean_anomaly: Real[Array, "*m"], ecc: Real[Array, "*e"], device: str
 ) -> tuple[Float[Array, "*b"], ...]:
