@@ -16,6 +16,7 @@ from diffkern import precision as precision
 from diffkern import regression as regression
 from diffkern import scan as scan
 from diffkern import testing as testing
+from diffkern._checks import CheckError as CheckError
 from diffkern._version import __version__ as __version__
 from diffkern.gp import GaussianProcess as GaussianProcess
 from diffkern.jit import assert_no_recompile as assert_no_recompile

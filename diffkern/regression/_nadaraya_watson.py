@@ -6,6 +6,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
 from diffkern._arrays import error_if, result_dtype
+from diffkern._checks import checked
 
 
 def _block(zq: Array, z: Array, x: Array, bandwidth: Array) -> Array:
@@ -16,6 +17,7 @@ def _block(zq: Array, z: Array, x: Array, bandwidth: Array) -> Array:
     return w @ x
 
 
+@checked
 def nadaraya_watson(
     z_query: Float[ArrayLike, "M q"],
     z: Float[ArrayLike, "N q"],
@@ -36,8 +38,8 @@ def nadaraya_watson(
         z_query: query points, shape (M, q).
         z: sample locations, shape (N, q).
         x: sample values, shape (N, d).
-        bandwidth: kernel width h > 0 (a scalar); otherwise an error through ``eqx.error_if``
-            (``EQX_ON_ERROR=nan`` gives NaN instead, ``EQX_ON_ERROR=off`` skips the check).
+        bandwidth: kernel width h > 0 (a scalar); otherwise :class:`diffkern.CheckError` (or
+            ``equinox.error_if`` inside ``jit``; NaN in ``set_value_checks("nan")`` mode).
         block_size: queries per block (static); larger is faster until memory runs out.
     """
     dtype = result_dtype(z_query, z, x, bandwidth)

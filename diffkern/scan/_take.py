@@ -6,10 +6,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Int, Shaped
 
 from diffkern._arrays import error_if
+from diffkern._checks import checked
 
 _MODES = ("check", "clip", "wrap", "fill")
 
 
+@checked
 def take(
     a: Shaped[ArrayLike, "..."],
     idx: Int[ArrayLike, "*idx"],
@@ -23,9 +25,10 @@ def take(
     Valid indices are ``-n <= idx < n`` with ``n = a.shape[axis]`` (negative ones count from
     the end, as in numpy). ``mode``:
 
-    * ``"check"`` (default): raise through ``eqx.error_if`` when any index is out of range
-      (works inside ``jit``, ``vmap``, ``scan``; ``EQX_ON_ERROR=nan`` returns NaN instead,
-      ``EQX_ON_ERROR=off`` skips the check; set it before importing).
+    * ``"check"`` (default): raise when any index is out of range: :class:`diffkern.CheckError`
+      on the host after a call outside ``jit`` (the compiled program holds no callback),
+      through ``equinox.error_if`` inside ``jit``, ``vmap`` and ``scan``
+      (``diffkern.jit.set_value_checks("nan")`` returns NaN instead).
     * ``"clip"``: clamp to ``[0, n - 1]``; ``"wrap"``: indices modulo ``n``;
     * ``"fill"``: out-of-range positions take ``fill_value`` (default NaN, or the dtype's
       minimum for integer ``a``).

@@ -7,8 +7,10 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Int, Shaped
 
 from diffkern._arrays import error_if
+from diffkern._checks import checked
 
 
+@checked
 def window(
     a: Shaped[ArrayLike, "..."],
     start: Int[ArrayLike, ""],
@@ -21,10 +23,10 @@ def window(
 
     ``lax.dynamic_slice`` moves a window that leaves the array back inside it, returning the
     wrong elements without a word. Here ``mode="check"`` (default) requires
-    ``0 <= start <= a.shape[axis] - size`` and otherwise raises through ``eqx.error_if``
-    (inside ``jit``, ``vmap``, ``scan`` too; ``EQX_ON_ERROR=nan`` returns NaN instead and
-    ``EQX_ON_ERROR=off`` skips the check; set it before importing). ``mode="clip"`` keeps
-    JAX's clamping, on purpose.
+    ``0 <= start <= a.shape[axis] - size`` and otherwise raises (:class:`diffkern.CheckError`
+    on the host after a call outside ``jit``; ``equinox.error_if`` inside ``jit``, ``vmap`` and
+    ``scan``; ``diffkern.jit.set_value_checks("nan")`` returns NaN instead). ``mode="clip"``
+    keeps JAX's clamping, on purpose.
     """
     a = jnp.asarray(a)
     start = jnp.asarray(start)
