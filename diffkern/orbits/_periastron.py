@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import broadcast_floats, to_device
+from diffkern._checks import checked
 
 
 def time_of_periastron(
@@ -27,7 +27,7 @@ def time_of_periastron(
     return _time_of_periastron(*to_device(time_of_conjunction, period, ecc, omega))
 
 
-@eqx.filter_jit
+@checked
 def _time_of_periastron(*args: Real[Array, "*_"]) -> Float[Array, "*batch"]:
     names = ("time_of_conjunction", "period", "ecc", "omega")
     tc, period, ecc, omega = broadcast_floats(**dict(zip(names, args, strict=True)))

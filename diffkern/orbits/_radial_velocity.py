@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import broadcast_floats, to_device
+from diffkern._checks import checked
 from diffkern.kepler import KeplerSolver
 
 _DEFAULT_SOLVER = KeplerSolver()
@@ -36,7 +36,7 @@ def radial_velocity(
     return _radial_velocity(solver, *args)
 
 
-@eqx.filter_jit
+@checked
 def _radial_velocity(solver: KeplerSolver, *args: Real[Array, "*_"]) -> Float[Array, "*batch"]:
     names = ("t", "period", "time_of_periastron", "ecc", "omega", "semi_amplitude")
     t, period, tp, ecc, omega, k = broadcast_floats(**dict(zip(names, args, strict=True)))

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, Real
 
 from diffkern._arrays import result_dtype, to_device
+from diffkern._checks import checked
 from diffkern._ragged import bucket_length, flat_layout, series_arrays
 from diffkern.kepler import KeplerSolver
 from diffkern.orbits._radial_velocity import radial_velocity
@@ -46,12 +46,12 @@ def _gather(params: Sequence[Real[Array, "*S"]], index: Int[Array, " T"]) -> lis
     return [p if p.ndim == 0 else p[index] for p in params]
 
 
-@eqx.filter_jit
+@checked
 def _radial_velocity_flat(solver, t, index, *params):
     return radial_velocity(t, *_gather(params, index), solver=solver)
 
 
-@eqx.filter_jit
+@checked
 def _eccentric_anomaly_flat(solver, mean_anomaly, index, ecc):
     return solver(mean_anomaly, *_gather([ecc], index))
 
