@@ -38,8 +38,9 @@ are affine recursions, run backwards as associative scans of the maps (M, c, Cm)
     (K + D)^-1 r:  alpha_j = (v_j - g_j^T A_{j+1}^T u_{j+1}) / s_j   (0 when unobserved),
     E[h^T x_j | r] = h^T m^-_j + g_j^T u_j,   Var[h^T x_j | r] = h^T g_j - g_j^T Lam_j g_j.
 
-Every function takes ``parallel``: True runs ``lax.associative_scan``; False runs the same
-combinations one point at a time in ``lax.scan`` (O(N) depth, less work). Derivatives are JAX's
+Every function takes ``parallel``: True runs :func:`diffkern.scan.prefix_scan` (O(log N) depth,
+a program of the same size for every N); False runs the same combinations one point at a time
+in ``lax.scan`` (O(N) depth, less work). Derivatives are JAX's
 through the scans (memory O(N J^2)). Caveat: Q_i = P - A_i P A_i^T loses its relative accuracy
 for steps much shorter than the correlation length, in float32 most of all (see the tests for
 the bounds reached); the results stay finite.
@@ -56,6 +57,7 @@ from jax import lax
 from jaxtyping import Array, Bool, Float
 
 from diffkern.gp._quasisep_scan import _mm, _mtv, _mv, _outer, _total
+from diffkern.scan import prefix_scan
 
 
 def _t(a: Float[Array, "*n J K"]) -> Float[Array, "*n K J"]:
@@ -73,7 +75,7 @@ def _scan(combine: Callable, elements, identity, *, reverse: bool, parallel: boo
     points), batched over leading axes.
     """
     if parallel:
-        return lax.associative_scan(combine, elements, reverse=reverse)
+        return prefix_scan(combine, elements, identity, reverse=reverse)
 
     def body(carry, element):
         carry = combine(carry, element)
