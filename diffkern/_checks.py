@@ -11,8 +11,9 @@ is traced:
 * anywhere else (the user's own ``jit``, ``vmap``, a ``scan`` body), in the default "raise"
   mode, through ``equinox.error_if``: a host callback that raises an
   ``equinox.EquinoxRuntimeError`` (``EQX_ON_ERROR=breakpoint`` and friends apply);
-* in "nan" mode (:func:`set_check_mode`, ``diffkern.jit.set_value_checks``), the checked
-  values become NaN without a callback.
+* in "nan" mode (:func:`set_check_mode`, ``diffkern.jit.set_value_checks``), and while a
+  program is traced under :func:`checks_as_nan` (loops that check their result on the host,
+  such as ``diffkern.fit.minimize``), the checked values become NaN without a callback.
 
 A :class:`checked` entry point called inside the user's ``jit`` runs its checks as
 ``equinox.error_if`` at the user's level, so a failure still raises.
@@ -20,10 +21,11 @@ A :class:`checked` entry point called inside the user's ``jit`` runs its checks 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -31,7 +33,15 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-__all__ = ["CHECK_MODES", "CheckError", "check_mode", "checked", "error_if", "set_check_mode"]
+__all__ = [
+    "CHECK_MODES",
+    "CheckError",
+    "check_mode",
+    "checked",
+    "checks_as_nan",
+    "error_if",
+    "set_check_mode",
+]
 
 CHECK_MODES = ("raise", "nan")
 _check_mode = "nan" if os.environ.get("EQX_ON_ERROR") == "nan" else "raise"
@@ -71,6 +81,24 @@ _collector: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
 )
 
 
+_as_nan: contextvars.ContextVar[bool] = contextvars.ContextVar("diffkern_nan", default=False)
+
+
+@contextlib.contextmanager
+def checks_as_nan() -> Iterator[None]:
+    """Trace the block's programs with failed checks as NaN instead of host callbacks.
+
+    For callers that test the result on the host anyway (a non-finite loss stops a fit): their
+    programs then hold no callback, so the persistent cache keeps them. Checks of
+    :func:`checked` entry points traced at their own top level are unaffected.
+    """
+    token = _as_nan.set(True)
+    try:
+        yield
+    finally:
+        _as_nan.reset(token)
+
+
 def _poison(x: Array, bad: Array) -> Array:
     """NaN (integers: their maximum, booleans: True) where a check failed."""
     dtype = jnp.result_type(x)
@@ -89,7 +117,7 @@ def error_if(x, pred: ArrayLike, message: str):
     if collector is not None and getattr(pred, "_trace", None) is collector.trace:
         collector.checks.append((jnp.any(pred), message))
         return x
-    if _check_mode == "raise":
+    if _check_mode == "raise" and not _as_nan.get():
         return eqx.error_if(x, pred, message)
     bad = jnp.any(jnp.asarray(pred))
     return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), bad), x)

@@ -7,7 +7,10 @@ import numpy as np
 import optax
 import pytest
 
+from diffkern import CheckError, eccentric_anomaly
+from diffkern._checks import checks_as_nan
 from diffkern.fit import FitResult, descend, laplace, minimize
+from diffkern.fit._minimize import _run_chunk
 from diffkern.jit import count_compiles
 from diffkern.testing import tolerance
 
@@ -139,3 +142,22 @@ def test_bad_arguments():
         minimize(booth, jnp.zeros(2), optax.adam(0.1), steps=0)
     with pytest.raises(TypeError, match="no inexact-array leaves"):
         minimize(lambda p: 0.0, {"n": 3}, optax.adam(0.1), steps=1)
+
+
+def _kepler_loss(p):
+    """A loss whose Kepler call fails its value check once ecc leaves [0, 1)."""
+    return jnp.sum(eccentric_anomaly(jnp.linspace(0.0, 3.0, 8), p["ecc"]) ** 2)
+
+
+def test_fit_programs_hold_no_callback_and_failed_checks_name_themselves():
+    params = {"ecc": jnp.asarray(0.5)}
+    with pytest.raises(FloatingPointError, match="0 <= ecc < 1") as err:  # sgd drives ecc up
+        minimize(lambda p: -_kepler_loss(p), params, optax.sgd(1.0), steps=20, progress=False)
+    assert isinstance(err.value.__cause__, CheckError)
+    with checks_as_nan():  # as minimize traces it: the loss's checks give NaN, no callback
+        sgd = optax.sgd(0.01)
+        args = (_kepler_loss, {"ecc": None}, False, sgd, params, sgd.init(params), ())
+        text = _run_chunk.lower(*args, np.int32(1), 0.0).as_text()
+    assert "callback" not in text
+    with pytest.raises(FloatingPointError, match="0 <= ecc < 1"):
+        laplace(_kepler_loss, {"ecc": jnp.asarray(1.5)})

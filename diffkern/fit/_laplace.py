@@ -12,7 +12,8 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from diffkern._arrays import error_if
-from diffkern.fit._loop import value_and_aux
+from diffkern._checks import checks_as_nan
+from diffkern.fit._loop import diagnose, value_and_aux
 
 
 class Laplace(eqx.Module):
@@ -50,10 +51,13 @@ def laplace(loss: Callable[..., Any], params: PyTree, *args: Any, has_aux: bool 
     program ran, or through a run-time value check when ``laplace`` is itself traced.
     """
     diff, static = eqx.partition(params, eqx.is_inexact_array)
-    hessian, cov, std, ok = _laplace(loss, static, has_aux, diff, args)
+    with checks_as_nan():  # ok is tested below: no callback, a cacheable program
+        hessian, cov, std, ok = _laplace(loss, static, has_aux, diff, args)
     if isinstance(ok, jax.core.Tracer):
         cov = error_if(cov, ~ok, _NOT_A_MINIMUM)
     elif not bool(ok):
+        if not bool(jnp.all(jnp.isfinite(hessian))):
+            diagnose(loss, params, args, "laplace: the Hessian of the loss")
         raise ValueError(_NOT_A_MINIMUM)
     return Laplace(mean=params, std=eqx.combine(std, static), cov=cov, hessian=hessian)
 

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PyTree
 
+from diffkern._checks import CheckError
+
 __all__ = ["Descent", "descend"]
 
 
@@ -116,3 +118,18 @@ def descend(
     init = (jnp.zeros((), jnp.int32), params, state, value, aux, grad, losses)
     steps, params, state, value, aux, grad, losses = jax.lax.while_loop(cond, body, init)
     return Descent(params, state, value, aux, tree_norm(grad), steps, losses)
+
+
+def diagnose(loss: Callable[..., Any], params: PyTree, args: tuple, what: str, steps: int = 0):
+    """Raise ``FloatingPointError`` for a non-finite result of a compiled loop over ``loss``.
+
+    The loss is evaluated once at ``params`` outside the loop, where a failed value check of a
+    diffkern kernel raises its own error: that error becomes the cause.
+    """
+    after = f" after {steps} steps" if steps else ""
+    message = f"{what} is not finite{after}"
+    try:
+        loss(params, *args)
+    except CheckError as err:
+        raise FloatingPointError(f"{message}: {err}") from err
+    raise FloatingPointError(f"{message} (it overflowed, or a value check failed on the way)")

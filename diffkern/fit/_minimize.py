@@ -12,7 +12,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PyTree
 
-from diffkern.fit._loop import descend, init_state
+from diffkern._checks import checks_as_nan
+from diffkern.fit._loop import descend, diagnose, init_state
 
 
 class FitResult(eqx.Module):
@@ -70,6 +71,11 @@ def minimize(
 ) -> FitResult:
     """Minimise ``loss(params, *args)`` with ``optimizer`` for at most ``steps`` steps.
 
+    The loop is one compiled program per (loss, optimizer, shapes) with no host callback, so
+    :func:`diffkern.enable_persistent_cache` keeps it: value checks of diffkern's kernels inside
+    the loss give NaN there, and a non-finite loss stops the fit with ``FloatingPointError``,
+    chained to the failed check (found by evaluating the loss once, at the parameters reached).
+
     Args:
         loss: scalar loss, or ``(loss, aux)`` when ``has_aux`` is True.
         params: pytree of initial parameters; its inexact-array leaves are optimised and the
@@ -97,17 +103,15 @@ def minimize(
     per_chunk = -(-int(steps) // int(chunks))
     done, losses = 0, []
     while done < steps:
-        taken, diff, opt_state, value, aux, gnorm = _run_chunk(
-            loss, static, has_aux, optimizer, diff, opt_state, tuple(args),
-            np.int32(min(per_chunk, steps - done)), gtol,
-        )  # fmt: skip
+        with checks_as_nan():  # the loss is tested below: no callback, a cacheable program
+            taken, diff, opt_state, value, aux, gnorm = _run_chunk(
+                loss, static, has_aux, optimizer, diff, opt_state, tuple(args),
+                np.int32(min(per_chunk, steps - done)), gtol,
+            )  # fmt: skip
         taken = int(taken)
         done += taken
         if not np.isfinite(float(value)):
-            raise FloatingPointError(
-                f"{label}: the loss is {float(value)} after {done} steps (a value check in the "
-                "loss failed, or it overflowed); EQX_ON_ERROR=raise names the failed check"
-            )
+            diagnose(loss, eqx.combine(diff, static), args, f"{label}: the loss", done)
         losses.append(value)
         converged = taken == 0 or float(gnorm) <= gtol
         if progress:
