@@ -144,18 +144,22 @@ def concrete(x: ArrayLike) -> np.ndarray | None:
 def check_values(x: Array, name: str, *, positive: bool) -> Array:
     """``x`` after checking ``x > 0`` (``positive``) or ``x >= 0``.
 
-    Concrete values raise ``ValueError`` at once; traced values are checked with
-    ``eqx.error_if`` (``EQX_ON_ERROR=nan`` turns the check into NaN, ``=breakpoint`` debugs).
+    Values known now raise ``ValueError`` at once: concrete arrays, and under eager ``grad`` or
+    ``jvp`` the primal values (no host callback is compiled). Values traced by ``jit`` or
+    ``vmap`` are checked at run time with :func:`error_if`.
     """
     bound = "> 0" if positive else ">= 0"
-    value = concrete(x)
-    if value is not None:
-        bad = ~(value > 0) if positive else ~(value >= 0)
-        if np.any(bad):
-            raise ValueError(f"{name} must be {bound}, got {value}")
-        return x
-    bad = ~(x > 0) if positive else ~(x >= 0)
-    return error_if(x, bad, f"{name} must be {bound}")
+    value = concrete(x)  # numpy when known: compiles nothing
+    known = x if value is None else value
+    bad = ~(known > 0) if positive else ~(known >= 0)
+    try:
+        failed = bool(bad.any())  # also known under eager grad/jvp
+    except jax.errors.ConcretizationTypeError:
+        return error_if(x, bad, f"{name} must be {bound}")
+    if failed:
+        got = f", got {value}" if value is not None else ""
+        raise ValueError(f"{name} must be {bound}{got}")
+    return x
 
 
 def scalar_param(value: ArrayLike, name: str, *, positive: bool = True) -> Array:

@@ -66,6 +66,31 @@ def _gp_batch() -> Callable[[], object]:
     return run
 
 
+def _gp_kepler() -> Callable[[], object]:
+    """An RV fit's objective as a user script calls it: value and gradient of a Keplerian plus
+    a GP likelihood, eagerly (outside ``jit``), for two sets of parameters."""
+    import diffkern.gp as gp
+    import diffkern.orbits as orbits
+
+    rng = np.random.default_rng(2)
+    t = np.sort(rng.uniform(0.0, 60.0, 300))
+    y = 8.0 * np.sin(2 * np.pi * t / 7.3) + rng.normal(0.0, 2.0, t.size)
+
+    def loss(p):
+        rv = orbits.radial_velocity(t, p[0], 0.5, p[1], 1.0, p[2])
+        process = gp.GaussianProcess(p[3] * gp.Matern32(5.0), t, diag=4.0)
+        return -process.log_probability(y - rv)
+
+    value_and_grad = jax.value_and_grad(loss)
+    starts = [np.array([7.3, 0.1, 8.0, 2.0]), np.array([7.2, 0.3, 7.0, 3.0])]
+
+    def run():
+        for p in starts:  # the second point is the steady state: it should not compile
+            jax.block_until_ready(value_and_grad(jax.device_put(p)))
+
+    return run
+
+
 def _script(path: Path) -> Callable[[], object]:
     if not path.is_file():
         raise ValueError(
@@ -77,6 +102,7 @@ def _script(path: Path) -> Callable[[], object]:
 WORKLOADS: dict[str, Callable[[], Callable[[], object]]] = {
     "demo": _demo,
     "gp-batch": _gp_batch,
+    "gp-kepler": _gp_kepler,
     "kepler": _kepler,
 }
 
@@ -95,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         default="demo",
         metavar="WORKLOAD",
-        help="demo (default), gp-batch, kepler, or the path of a Python script to run",
+        help="demo (default), gp-batch, gp-kepler, kepler, or the path of a Python script to run",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="trace file (default: profiles/WORKLOAD.pftrace)"
