@@ -1,5 +1,5 @@
-"""Persistent compilation cache: a fresh process loads a kernel instead of compiling it (value
-checks in NaN mode); bad directories only warn."""
+"""Persistent compilation cache: a fresh process loads diffkern's programs instead of compiling
+them (in the default mode and in NaN mode); bad directories only warn."""
 
 import json
 import os
@@ -61,6 +61,49 @@ def test_raising_checks_still_raise_whether_or_not_cached(tmp_path):
     assert again["hits"] == first["compiles"] - again["compiles"]
     assert first["bad"] == again["bad"] == "raised"
     assert again["max"] == first["max"] < 1e-4
+
+
+_WORKLOAD = textwrap.dedent(
+    """
+    import json, sys
+    import jax.numpy as jnp
+    import diffkern
+    from diffkern.cli.profile import prepare
+    from diffkern.jit import count_compiles, enable_persistent_cache
+
+    enable_persistent_cache(sys.argv[1])
+    run = prepare("gp-kepler")  # eager value and gradient of a Keplerian + GP likelihood
+    with count_compiles(watch_entry_points=False) as c:
+        run()
+    try:
+        diffkern.eccentric_anomaly(jnp.linspace(0.0, 3.0, 64), 1.5)
+        bad = "no error"
+    except diffkern.CheckError as err:
+        bad = str(err)
+    print(json.dumps({"compiles": c.compiles, "hits": c.cache_hits, "bad": bad,
+                      "by_function": dict(c.by_function)}))
+    """
+)
+
+
+def test_default_mode_second_process_compiles_nothing(tmp_path):
+    """Value checks come back as outputs of diffkern's programs (no host callback), so in the
+    default mode every program of the workload is cached, and bad input still raises."""
+    runs = []
+    for _ in range(2):
+        env = dict(os.environ, JAX_PLATFORMS="cpu")
+        cmd = [sys.executable, "-c", _WORKLOAD, str(tmp_path)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["compiles"] >= 5 and first["hits"] == 0
+    assert second["compiles"] == 0, second["by_function"]
+    assert second["hits"] == first["compiles"]
+    assert (
+        first["bad"]
+        == second["bad"]
+        == "Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly"
+    )
 
 
 def test_corrupted_cache_warns_and_recompiles(tmp_path):

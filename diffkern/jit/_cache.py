@@ -53,10 +53,13 @@ def enable_persistent_cache(
 ) -> Path | None:
     """Keep compiled programs on disk so later processes load instead of compiling.
 
-    JAX up to 0.10 never writes a program that holds a host callback (later versions do), and
-    a value check (``eqx.error_if``) in its default ``"raise"`` mode is one: there, call
-    ``diffkern.jit.set_value_checks("nan")`` too so that kernels with checks are kept as well
-    (then check results for NaN on the host).
+    diffkern's entry points called outside ``jit`` (also under eager ``grad``) and its fit
+    loops compile to programs without host callbacks: their value checks come back as
+    outputs and raise on the host. So every one of them is kept, in the default mode, on every
+    JAX version. Inside the caller's own ``jit``, checks raise through ``equinox.error_if``, a
+    host callback, and JAX up to 0.10 never writes such a program to the cache (later
+    versions do); ``diffkern.jit.set_value_checks("nan")`` makes those programs cacheable too,
+    with failed checks as NaN (check results on the host).
 
     Args:
         path: cache directory; default :func:`default_cache_dir` (``$DIFFKERN_CACHE_DIR`` or a

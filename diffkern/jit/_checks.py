@@ -1,12 +1,13 @@
 """How diffkern's failed value checks report: raise from a host callback, or give NaN.
 
-The mode decides what the persistent compilation cache can keep: JAX up to 0.10 never writes a
-program with a host callback to it (later versions do), and a check in "raise" mode
-(``equinox.error_if``) raises through one, so every program with a value check (most diffkern
-kernels with traced parameters) compiles again in each process there. In ``"nan"`` mode the
-checks compile to a plain select and every program is cacheable; a failed check then shows as
-NaN in the result instead of an exception, so results must be checked on the host
-(``jnp.isfinite`` of a loss, say) to never pass a NaN on silently.
+The mode matters only inside the caller's own ``jit`` (or ``vmap``, or a ``scan`` body): there
+a check in "raise" mode is ``equinox.error_if``, a host callback, and JAX up to 0.10 never
+writes a program with a callback to the persistent cache (later versions do). In ``"nan"``
+mode the checks compile to a plain select and every program is cacheable; a failed check then
+shows as NaN in the result instead of an exception, so results must be checked on the host
+(``jnp.isfinite`` of a loss, say) to never pass a NaN on silently. diffkern's entry points
+called outside ``jit`` need neither: their checks are outputs of the program, raised on the
+host as :class:`diffkern.CheckError`, so their programs are cached in both modes.
 """
 
 from __future__ import annotations
