@@ -1,4 +1,10 @@
-"""Quasiseparable GP log-likelihood, Matern-3/2 + white noise, float64: diffkern vs peers."""
+"""Quasiseparable GP log-likelihood, Matern-3/2 + white noise, float64: diffkern vs peers.
+
+diffkern runs twice on the default device: ``Quasisep(method="sequential")`` (library
+"diffkern": ``lax.scan``, the hand-written gradient) and ``method="parallel"``
+("diffkern:parallel": parallel-in-time Kalman filter, O(log N) depth, gradients through the
+scans).
+"""
 
 import jax
 import jax.numpy as jnp
@@ -18,9 +24,15 @@ def _data(n):
     return t, rng.normal(size=n)
 
 
-def _diffkern(p, t, y):
-    kernel = jnp.exp(2 * p[1]) * Matern32(jnp.exp(p[0]))
-    return Quasisep().log_probability(kernel, t, jnp.exp(2 * p[2]), y)
+def _diffkern(method):
+    def log_probability(p, t, y):
+        kernel = jnp.exp(2 * p[1]) * Matern32(jnp.exp(p[0]))
+        return Quasisep(method=method).log_probability(kernel, t, jnp.exp(2 * p[2]), y)
+
+    return log_probability
+
+
+_reference = jax.jit(jax.value_and_grad(_diffkern("sequential")))
 
 
 def _tinygp(p, t, y):
@@ -31,7 +43,11 @@ def _tinygp(p, t, y):
     return tinygp.GaussianProcess(kernel, t, diag=jnp.exp(2 * p[2])).log_probability(y)
 
 
-FUNCTIONS = {"diffkern": _diffkern, "tinygp": _tinygp}
+FUNCTIONS = {
+    "diffkern": _diffkern("sequential"),
+    "diffkern:parallel": _diffkern("parallel"),
+    "tinygp": _tinygp,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -40,17 +56,17 @@ def _x64():
         yield
 
 
-@pytest.mark.parametrize("n", sizes([10_000, 100_000]))
+@pytest.mark.parametrize("n", sizes([1_000, 10_000, 100_000, 1_000_000]))
 @pytest.mark.parametrize("what", ["value", "value+grad"])
-@pytest.mark.parametrize("library", ["diffkern", "tinygp"])
+@pytest.mark.parametrize("library", list(FUNCTIONS))
 def test_quasisep_matern32(bench, library, what, n):
-    if library != "diffkern":
+    if not library.startswith("diffkern"):
         pytest.importorskip(library)
     t, y = (jnp.asarray(a) for a in _data(n))
     p = jnp.asarray(PARAMS)
     f = FUNCTIONS[library]
     fn = jax.jit(f if what == "value" else jax.value_and_grad(f))
-    reference = jax.jit(jax.value_and_grad(_diffkern))(p, t, y)
+    reference = _reference(p, t, y)
     result = bench(fn, p, t, y, group=f"gp quasisep {what} float64 N={n}", library=library, n=n)
     value, grad = (result, None) if what == "value" else result
     np.testing.assert_allclose(value, reference[0], rtol=1e-10)
@@ -70,7 +86,7 @@ def test_quasisep_matern32_celerite2(bench, n):
         gp = celerite2.GaussianProcess(term, t=t, diag=np.full(n, noise**2))
         return gp.log_likelihood(y)
 
-    reference = jax.jit(_diffkern)(jnp.asarray(PARAMS), jnp.asarray(t), jnp.asarray(y))
+    reference = _reference(jnp.asarray(PARAMS), jnp.asarray(t), jnp.asarray(y))[0]
     result = bench(value, t, y, group=f"gp quasisep value float64 N={n}", library="celerite2", n=n)
     np.testing.assert_allclose(result, reference, rtol=1e-4)
 
@@ -90,7 +106,7 @@ def test_quasisep_matern32_celerite2_jax(bench, what, n):
 
     p = jnp.asarray(PARAMS)
     fn = jax.jit(f if what == "value" else jax.value_and_grad(f))
-    reference = jax.jit(jax.value_and_grad(_diffkern))(p, t, y)
+    reference = _reference(p, t, y)
     group = f"gp quasisep {what} float64 N={n}"
     result = bench(fn, p, group=group, library="celerite2:jax", n=n)
     value, grad = (result, None) if what == "value" else result

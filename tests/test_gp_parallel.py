@@ -1,9 +1,9 @@
 """Parallel-in-time Kalman filter, smoother, conditioning and sampling of state-space GPs, against
 the sequential scans and dense float64 references.
 
-Compiles dominate the run time, so the array-level functions run on states padded to J = 6
-(zero P, A and h on the padding: exact, the padded states stay 0): every kernel then shares one
-program per N.
+Compiles dominate the run time, so programs are shared: the array-level functions run on states
+padded to J = 6 (zero P, A and h on the padding: exact, the padded states stay 0) with every
+kernel stacked on a leading axis, so one program per N serves every kernel family.
 """
 
 import functools
@@ -44,42 +44,65 @@ def _data(n, seed=0):
     return np.sort(rng.uniform(0, 10, n)), rng.uniform(0.1, 0.3, n), rng.normal(size=n)
 
 
-def _arrays(kernel, t, keep, dtype):
-    """A (transition from the previous kept point, I at masked points), P, h, padded to J_MAX."""
+def _steps(t, keep):
+    """Step from the previous kept point (0 at masked points: A = I there)."""
     index = np.arange(len(t))
     previous = np.concatenate([[-1], np.maximum.accumulate(np.where(keep, index, -1))[:-1]])
-    dt = np.where(keep & (previous >= 0), t - t[np.maximum(previous, 0)], 0)
-    ss = state_space(kernel, dtype)
-    pad = J_MAX - ss.h.shape[0]
-    A = jnp.pad(ss.transition(jnp.asarray(dt, dtype)), ((0, 0), (0, pad), (0, pad)))
-    return A, jnp.pad(ss.pinf, ((0, pad), (0, pad))), jnp.pad(ss.h, (0, pad))
+    return np.where(keep & (previous >= 0), t - t[np.maximum(previous, 0)], 0)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _stacked_arrays(dt, dtype):
+    """(A, P, h) of every kernel in KERNELS padded to J_MAX, stacked on a leading axis."""
+
+    def padded(kernel):
+        ss = state_space(kernel, dtype)
+        pad = J_MAX - ss.h.shape[0]
+        A = jnp.pad(ss.transition(dt.astype(dtype)), ((0, 0), (0, pad), (0, pad)))
+        return A, jnp.pad(ss.pinf, ((0, pad), (0, pad))), jnp.pad(ss.h, (0, pad))
+
+    return [jnp.stack(x) for x in zip(*map(padded, KERNELS.values()), strict=True)]
+
+
+def _stacked(t, keep, dtype):
+    return _stacked_arrays(jnp.asarray(_steps(t, keep), dtype), dtype)
 
 
 @jax.jit
+def _kernel_matrices(t):
+    """K(t, t) of every kernel in KERNELS."""
+    tau = jnp.abs(t[:, None] - t[None, :])
+    return jnp.stack([kernel.evaluate(tau) for kernel in KERNELS.values()])
+
+
+@jax.jit
+@functools.partial(jax.vmap, in_axes=(0, 0, 0, None, None, None))
 def _everything(A, P, h, d, r, keep):
-    """log-probability, solve and posterior moments, parallel and sequential; the scan's value."""
-    out = {}
-    for name, par in (("parallel", True), ("sequential", False)):
-        f = parallel.filtered(A, P, h, d, r, keep, parallel=par)
-        alpha, mean, var = parallel.smooth(A, h, f, keep, parallel=par)
-        out[name] = (f.log_probability(keep), alpha, mean, var, f.min_pivot())
-    out["scan"] = _scan_log_probability(A, P, h, d, r, keep)
-    out["solve"] = parallel.solve(A, h, f, keep, parallel=False)
+    """Parallel log-probability, solve and posterior moments; the sequential scans'
+    log-probability and solve (the solver's sequential path). The sequential versions of the
+    parallel functions are checked by conditioning and sampling below."""
+    f = parallel.filtered(A, P, h, d, r, keep)
+    alpha, mean, var = parallel.smooth(A, h, f, keep)
+    arrays = scan.Arrays(A, d, r, keep)
+    return {
+        "parallel": (f.log_probability(keep), alpha, mean, var, f.min_pivot()),
+        "scan": scan.log_probability(arrays, P @ h, h)[0],
+        "solve": scan.solve(arrays, h, scan.filtered(arrays, P @ h, h)),
+    }
+
+
+def _dense(t, d, r):
+    """For every kernel: log N(r | 0, K + D), (K + D)^-1 r, posterior mean and variance of
+    f(t), numpy float64."""
+    with float64():
+        matrices = np.asarray(_kernel_matrices(jnp.asarray(t, jnp.float64)))
+    out = []
+    for K in matrices:
+        C = K + np.diag(d)
+        alpha = np.linalg.solve(C, r)
+        logp = -0.5 * (r @ alpha + np.linalg.slogdet(C)[1] + len(t) * np.log(2 * np.pi))
+        out.append((logp, alpha, K @ alpha, np.diag(K) - np.sum(K * np.linalg.solve(C, K), 0)))
     return out
-
-
-@jax.jit
-def _scan_log_probability(A, P, h, d, r, keep):
-    return scan.log_probability(scan.Arrays(A, d, r, keep), P @ h, h)[0]
-
-
-def _dense(kernel, t, d, r):
-    """log N(r | 0, K + D), (K + D)^-1 r, posterior mean and variance of f(t), numpy float64."""
-    K = np.asarray(kernel.evaluate(jnp.abs(jnp.asarray(t)[:, None] - jnp.asarray(t)[None, :])))
-    C = K + np.diag(d)
-    alpha = np.linalg.solve(C, r)
-    logp = -0.5 * (r @ alpha + np.linalg.slogdet(C)[1] + len(t) * np.log(2 * np.pi))
-    return logp, alpha, K @ alpha, np.diag(K) - np.sum(K * np.linalg.solve(C, K), 0)
 
 
 def _close(actual, expected, rtol):
@@ -89,43 +112,43 @@ def _close(actual, expected, rtol):
     np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
 
 
+def _check_all(out, t, d, r, keep, rtol):
+    """Every kernel's parallel and sequential results against the dense reference at the kept
+    points (zeros of the solve elsewhere)."""
+    for i, (logp, alpha, mean, var) in enumerate(_dense(t[keep], d[keep], r[keep])):
+        lp, al, mu, v, smin = (x[i] for x in out["parallel"])
+        np.testing.assert_allclose(lp, logp, rtol=rtol)
+        _close(al[keep], alpha, rtol)
+        np.testing.assert_array_equal(al[~keep], 0)
+        _close(mu[keep], mean, rtol)
+        _close(v[keep], var, rtol)
+        assert smin > 0
+        np.testing.assert_allclose(out["scan"][i], logp, rtol=rtol)
+        _close(out["solve"][i][keep], alpha, rtol)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 17, 1000])
 def test_parallel_equals_sequential_and_dense(n, x64):
     t, d, r = _data(n)
     keep = np.ones(n, bool)
-    for kernel in KERNELS.values():
-        out = _everything(*_arrays(kernel, t, keep, jnp.float64), d, r, keep)
-        logp, alpha, mean, var = _dense(kernel, t, d, r)
-        for lp, al, mu, v, _ in (out["parallel"], out["sequential"]):
-            np.testing.assert_allclose(lp, logp, rtol=1e-10)
-            _close(al, alpha, 1e-10)
-            _close(mu, mean, 1e-10)
-            _close(v, var, 1e-10)
-        np.testing.assert_allclose(out["scan"], out["parallel"][0], rtol=1e-10)
-        _close(out["solve"], alpha, 1e-10)
+    _check_all(_everything(*_stacked(t, keep, jnp.float64), d, r, keep), t, d, r, keep, 1e-10)
 
 
 def test_masked_points_contribute_nothing(x64):
+    """Masked points (first, inner run, last) hold junk noise and NaN residuals: no effect."""
     t, d, r = _data(17)
     keep = np.ones(17, bool)
     keep[[0, 5, 6, 16]] = False
     d_bad, r_bad = np.where(keep, d, 0.0), np.where(keep, r, np.nan)
-    for kernel in (KERNELS["sho-under"], KERNELS["product"]):
-        out = _everything(*_arrays(kernel, t, keep, jnp.float64), d_bad, r_bad, keep)
-        logp, alpha, mean, var = _dense(kernel, t[keep], d[keep], r[keep])
-        for lp, al, mu, v, _ in (out["parallel"], out["sequential"]):
-            np.testing.assert_allclose(lp, logp, rtol=1e-12)
-            _close(al[keep], alpha, 1e-12)
-            np.testing.assert_array_equal(al[~keep], 0)
-            _close(mu[keep], mean, 1e-12)
-            _close(v[keep], var, 1e-12)
+    out = _everything(*_stacked(t, keep, jnp.float64), d_bad, r_bad, keep)
+    _check_all(out, t, d, r, keep, 1e-10)
 
 
 def test_new_data_does_not_recompile(x64):
     t, d, r = _data(17)
     keep = np.ones(17, bool)
-    args = [jnp.asarray(x) for x in (*_arrays(KERNELS["matern32"], t, keep, jnp.float64), d)]
-    _everything(*args, r, keep)
+    args = [jnp.asarray(x) for x in (*_stacked(t, keep, jnp.float64), d)]
+    _everything(*args, jnp.asarray(r), jnp.asarray(keep))
     r2, keep2 = jnp.asarray(r + 1), jnp.asarray(np.arange(17) % 3 > 0)
     with count_compiles() as counts:
         _everything(*args, r2, keep2)
@@ -133,6 +156,7 @@ def test_new_data_does_not_recompile(x64):
 
 
 @jax.jit
+@functools.partial(jax.vmap, in_axes=(0, 0, 0, None, None, None))
 def _log_probability(A, P, h, d, r, keep):
     return parallel.log_probability(A, P, h, d, r, keep)[0]
 
@@ -142,33 +166,42 @@ def test_float32_bound():
     t, d, r = _data(300)
     keep = np.ones(300, bool)
     d32, r32 = (jnp.asarray(x, jnp.float32) for x in (d, r))
-    for kernel in KERNELS.values():
-        value = _log_probability(*_arrays(kernel, t, keep, jnp.float32), d32, r32, keep)
-        with float64():
-            expected = _dense(kernel, t, d, r)[0]
-        assert value.dtype == jnp.float32
+    values = _log_probability(*_stacked(t, keep, jnp.float32), d32, r32, keep)
+    assert values.dtype == jnp.float32
+    for value, (expected, *_) in zip(values, _dense(t, d, r), strict=True):
         np.testing.assert_allclose(value, expected, rtol=1e-5)
+
+
+@jax.jit
+def _long_correlation_results(A, P, h, d, r, keep, key):
+    """(parallel, sequential) log-probability of one unpadded problem and a parallel draw."""
+    value = parallel.log_probability(A, P, h, d, r, keep)[0]
+    sequential = scan.log_probability(scan.Arrays(A, d, r, keep), P @ h, h)[0]
+    return value, sequential, sample(key, A, P, h, d)
 
 
 @functools.cache
 def _long_correlation(dtype):
-    """Matern32 with scale = 10^3 x spacing, N = 10^5: (parallel, sequential) log-probability."""
+    """Matern32 with scale = 10^3 x spacing, N = 10^5: (parallel, sequential) log-probability
+    and whether a draw (noise 10^-4) is finite."""
     n = 10**5
     rng = np.random.default_rng(1)
     t = jnp.asarray(np.arange(n) * 1e-3, dtype)
     d, r = jnp.full(n, 0.1, dtype), jnp.asarray(rng.normal(size=n), dtype)
-    keep = jnp.ones(n, bool)
     ss = state_space(Matern32(1.0), dtype)
     A = ss.transition(jnp.diff(t, prepend=t[:1]))
-    args = (A, ss.pinf, ss.h, d, r, keep)
-    return float(_log_probability(*args)), float(_scan_log_probability(*args))
+    keep, key = jnp.ones(n, bool), jax.random.key(1)
+    value, sequential, draw = _long_correlation_results(A, ss.pinf, ss.h, d, r, keep, key)
+    assert draw.dtype == dtype
+    return float(value), float(sequential), bool(np.all(np.isfinite(draw)))
 
 
 def test_long_correlation_large_n(dtype):
     """N = 10^5: finite in both precisions; float64 parallel == sequential to 1e-10, float32
-    parallel within a relative 1e-4 of it (the sequential scan alike)."""
-    value, sequential = _long_correlation(dtype)
-    assert np.isfinite(value) and np.isfinite(sequential)
+    parallel within a relative 1e-4 of it (the sequential scan alike). Q_i = P - A P A^T
+    cancels for steps 10^-3 of the scale: draws stay finite all the same."""
+    value, sequential, finite_draw = _long_correlation(dtype)
+    assert np.isfinite(value) and np.isfinite(sequential) and finite_draw
     with float64():
         expected = _long_correlation(jnp.float64)[1]
     rtol = 1e-10 if dtype == jnp.float64 else 1e-4
@@ -176,12 +209,9 @@ def test_long_correlation_large_n(dtype):
     np.testing.assert_allclose(sequential, expected, rtol=rtol)
 
 
-def _sho_arrays(params, t):
-    ss = state_space(SHO(params[0], params[1], params[2]), params.dtype)
-    return ss, ss.transition(jnp.diff(t, prepend=t[:1]))
-
-
 def test_gradients_order_two(x64):
+    """Second order in forward mode (reverse mode: against the dense solver's gradient through
+    GaussianProcess in test_gp_solvers)."""
     t, d, r = (jnp.asarray(x) for x in _data(3))
     keep = jnp.ones(3, bool)
 
@@ -190,15 +220,17 @@ def test_gradients_order_two(x64):
         A = ss.transition(jnp.diff(t, prepend=t[:1]))
         return parallel.log_probability(A, ss.pinf, ss.h, d, r, keep)[0]
 
-    check_grads(jax.jit(logp), (jnp.array([1.3, 0.8, 1.1]), d, r), order=2)
+    check_grads(jax.jit(logp), (jnp.array([1.3, 0.8, 1.1]), d, r), order=2, modes=("fwd",))
 
 
-@functools.partial(jax.jit, static_argnames="par")
-def _condition(kernel, t, d, r, keep, t_test, par):
-    return condition(state_space(kernel, t.dtype), t, d, r, keep, t_test, parallel=par)
+@jax.jit
+def _condition(kernel, t, d, r, keep, t_test):
+    """(mean, variance) parallel and sequential."""
+    ss = state_space(kernel, t.dtype)
+    return [condition(ss, t, d, r, keep, t_test, parallel=par)[:2] for par in (True, False)]
 
 
-@pytest.mark.parametrize("name", ["sho-under", "sho-critical", "sho-over", "product"])
+@pytest.mark.parametrize("name", ["sho-under", "sho-critical", "sho-over"])  # one program
 def test_condition_matches_dense(name, x64):
     kernel = KERNELS[name]
     t, d, r = _data(17)
@@ -209,17 +241,18 @@ def test_condition_matches_dense(name, x64):
     Ks = k(t[keep], t_test)
     mean = Ks.T @ np.linalg.solve(C, r[keep])
     var = np.asarray(kernel.evaluate(jnp.zeros(1)))[0] - np.sum(Ks * np.linalg.solve(C, Ks), 0)
-    for par in (True, False):
-        mu, v = _condition(kernel, t, d, np.where(keep, r, np.nan), keep, t_test, par)
+    for mu, v in _condition(kernel, t, d, np.where(keep, r, np.nan), keep, t_test):
         _close(mu, mean, 1e-10)
         _close(v, var, 1e-10)
 
 
-@functools.partial(jax.jit, static_argnames="par")
-def _draws(keys, kernel, t, d, par):
+@jax.jit
+def _draws(keys, kernel, t, d):
+    """Draws for each key, parallel and sequential."""
     ss = state_space(kernel, t.dtype)
     A = ss.transition(jnp.diff(t, prepend=t[:1]))
-    return jax.vmap(lambda key: sample(key, A, ss.pinf, ss.h, d, parallel=par))(keys)
+    one = lambda key, par: sample(key, A, ss.pinf, ss.h, d, parallel=par)
+    return [jax.vmap(functools.partial(one, par=par))(keys) for par in (True, False)]
 
 
 def test_sample_covariance(x64):
@@ -228,18 +261,9 @@ def test_sample_covariance(x64):
     kernel = Matern52(1.0) + SHO(2.0, 3.0, 0.7)
     t, d = jnp.array([0.0, 0.3, 0.5, 1.4]), jnp.array([0.05, 0.1, 0.05, 0.2])
     keys = jax.random.split(jax.random.key(0), 20000)
-    y = _draws(keys, kernel, t, d, True)
-    np.testing.assert_allclose(_draws(keys, kernel, t, d, False), y, rtol=0, atol=1e-12)
+    y, y_sequential = _draws(keys, kernel, t, d)
+    np.testing.assert_allclose(y_sequential, y, rtol=0, atol=1e-12)
     C = np.asarray(kernel.evaluate(jnp.abs(t[:, None] - t[None, :]))) + np.diag(d)
     error = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / len(keys))
     assert np.all(np.abs(np.cov(np.asarray(y).T) - C) < 5 * error)
     assert np.all(np.abs(np.mean(np.asarray(y), 0)) < 5 * np.sqrt(np.diag(C) / len(keys)))
-
-
-def test_sample_float32_long_correlation():
-    """Q_i = P - A P A^T cancels for steps 10^-3 of the scale: draws stay finite."""
-    t = jnp.arange(10**5, dtype=jnp.float32) * 1e-3
-    y = _draws(
-        jax.random.split(jax.random.key(1), 1), Matern32(1.0), t, jnp.full_like(t, 1e-4), True
-    )
-    assert y.dtype == jnp.float32 and np.all(np.isfinite(y))

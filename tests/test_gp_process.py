@@ -12,6 +12,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from diffkern._checks import CheckError
 from diffkern.gp import (
     SHO,
     Dense,
@@ -278,6 +279,8 @@ def test_classic_float32_failure_is_reported():
     gp = GaussianProcess(ExpSquared(jnp.float32(1.5)), x, diag=jnp.float32(1e-6))
     with pytest.raises(eqx.EquinoxRuntimeError, match="not positive definite"):
         eqx.filter_jit(gp.log_probability)(y)
+    with pytest.raises(CheckError, match="not positive definite"):  # eager: raised on the host
+        gp.log_probability(y)
     with pytest.raises(eqx.EquinoxRuntimeError, match="not positive definite"):
         eqx.filter_jit(gp.condition)(y)
 
@@ -387,3 +390,42 @@ def test_quasisep_equals_dense(make, x64):
         GaussianProcess(ExpSquared(1.0), x, solver="quasisep")
     with pytest.raises(ValueError, match="X must be sorted"):
         GaussianProcess(make(), x[::-1], solver="quasisep")
+
+
+@pytest.mark.parametrize(
+    "solver",
+    ["cholesky", Quasisep(method="sequential"), Quasisep(method="parallel")],
+    ids=["cholesky", "sequential", "parallel"],
+)
+def test_eager_calls_run_checked_programs_without_callbacks(solver, x64, monkeypatch):
+    """Called outside jit (also under eager grad), a GP runs one program whose checks are
+    outputs: no host callback (JAX's persistent cache keeps it), bad values still raise."""
+    from diffkern import _checks
+    from diffkern.gp._gp import _log_probability
+
+    x, y = (jnp.asarray(a) for a in _data(20, 13))
+    kernel = Matern32(1.3) + SHO(2.0, 3.0, 0.7)
+    gp = GaussianProcess(kernel, x, diag=0.1, solver=solver)
+    assert "callback" not in _log_probability.lower(gp, y).as_text()
+    callbacks = []
+    error_if = _checks.eqx.error_if
+    monkeypatch.setattr(
+        _checks.eqx, "error_if", lambda *args: callbacks.append(args) or error_if(*args)
+    )
+    value, grad = jax.value_and_grad(
+        lambda k: GaussianProcess(k, x, diag=0.1, solver=solver).log_probability(y)
+    )(kernel)
+    assert np.isfinite(value) and all(np.isfinite(g) for g in jax.tree.leaves(grad))
+    assert callbacks == []  # no check fell back to equinox.error_if
+    if solver == "cholesky":  # jitter makes the example below definite: see the float32 case
+        return
+    repeated = jnp.asarray([0.0, 1.0, 1.0, 2.0])  # a repeated point, no noise: singular
+    singular = GaussianProcess(Exp(1.0), repeated, solver=solver)
+    with pytest.raises(CheckError, match="not positive definite"):
+        singular.log_probability(jnp.ones(4))
+    with pytest.raises(CheckError, match="not positive definite"):
+        jax.grad(lambda k: GaussianProcess(k, repeated, solver=solver).log_probability(y[:4]))(
+            Exp(1.0)
+        )
+    with pytest.raises(CheckError, match="not positive definite"):
+        singular.condition(jnp.ones(4), jnp.asarray([0.5]))

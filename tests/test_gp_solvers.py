@@ -8,6 +8,7 @@ import pytest
 import scipy.linalg
 
 from diffkern.gp import (
+    SHO,
     Dense,
     Exp,
     ExpSquared,
@@ -167,8 +168,10 @@ def test_solver_objects_agree_with_scipy(solver, x64):
     np.testing.assert_allclose(solved, scipy.linalg.cho_solve(factor, B), rtol=1e-10, atol=1e-12)
     key = jax.random.key(1)
     draws = gp.sample(key, (2,))
-    z = np.asarray(jax.random.normal(key, (2, 25), jnp.float64))
-    np.testing.assert_allclose(draws, z @ np.linalg.cholesky(C).T, rtol=1e-7, atol=1e-10)
+    assert draws.shape == (2, 25)
+    if isinstance(solver, Dense):  # Quasisep draws by the state-space recursion: statistics below
+        z = np.asarray(jax.random.normal(key, (2, 25), jnp.float64))
+        np.testing.assert_allclose(draws, z @ np.linalg.cholesky(C).T, rtol=1e-7, atol=1e-10)
 
 
 @pytest.mark.parametrize("solver", [Dense(), Quasisep()], ids=repr)
@@ -235,3 +238,85 @@ def test_a_new_solver_plugs_in(x64):
     np.testing.assert_allclose(ours.log_probability(y), dense.log_probability(y), rtol=1e-12)
     for a, b in zip(ours.condition(y), dense.condition(y), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@eqx.filter_jit
+def _public_results(kernel, x, y, x_test, solver):
+    """log-probability, its gradient and conditioning, through GaussianProcess (one program)."""
+
+    def gp(k):
+        return GaussianProcess(k, x, diag=0.05, solver=solver)
+
+    value, grad = jax.value_and_grad(lambda k: gp(k).log_probability(y))(kernel)
+    conditions = [
+        gp(kernel).condition(y),
+        gp(kernel).condition(y, x_test),
+        gp(kernel).condition(y, x_test, include_noise=True),
+        gp(kernel).condition(y, x_test, return_cov=True),
+    ]
+    return value, grad, conditions
+
+
+@pytest.mark.parametrize("method", ["sequential", "parallel"])
+def test_quasisep_methods_agree_with_cholesky(method, x64):
+    """Through GaussianProcess: log-probability, gradient and conditioning (X_test unsorted,
+    outside the data and on a data point; with and without noise) as solver="cholesky"."""
+    x, y = (jnp.asarray(a) for a in _data(30, 6))
+    x_test = jnp.asarray([11.0, 0.5, 4.0, float(x[3]), -1.0])
+    kernel = 1.5 * Matern32(1.3) + SHO(2.0, 3.0, 0.7)
+    dense = _public_results(kernel, x, y, x_test, "cholesky")
+    quasi = _public_results(kernel, x, y, x_test, Quasisep(method=method))
+    for a, b in zip(jax.tree.leaves(dense), jax.tree.leaves(quasi), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["sequential", "parallel"])
+def test_quasisep_sample_statistics(method, x64):
+    """20000 O(N) draws at 5 points: sample mean and covariance within 5 standard errors of
+    m and K + diag, the distribution solver="cholesky" draws from."""
+    x = jnp.array([0.0, 0.3, 0.5, 1.4, 1.41])
+    kernel = Matern32(1.0) + SHO(2.0, 3.0, 0.7)
+    gp = GaussianProcess(kernel, x, diag=0.05, mean=1.0, solver=Quasisep(method=method))
+    y = np.asarray(gp.sample(jax.random.key(2), (20000,)))
+    dense = GaussianProcess(kernel, x, diag=0.05, mean=1.0, solver="cholesky")
+    C = np.asarray(dense.kernel(x)) + 0.05 * np.eye(5)
+    error = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / len(y))
+    assert y.shape == (20000, 5)
+    assert np.all(np.abs(np.cov(y.T) - C) < 5 * error)
+    assert np.all(np.abs(np.mean(y, 0) - 1.0) < 5 * np.sqrt(np.diag(C) / len(y)))
+
+
+def test_quasisep_method_choice():
+    x = jnp.linspace(0, 1, 5)
+    assert Quasisep().method == "auto" and not Quasisep().parallel(x)  # CPU: sequential
+    assert Quasisep(method="parallel").parallel(x)
+    assert not Quasisep(method="sequential").parallel(x)
+    with pytest.raises(ValueError, match=r"method must be one of \('auto', 'sequential', "):
+        Quasisep(method="fast")
+    x, y = _data(20, 7)
+    values = [
+        GaussianProcess(Matern32(1.0), x, diag=0.1, solver=Quasisep(method=m)).log_probability(y)
+        for m in ("auto", "sequential")
+    ]
+    assert values[0] == values[1]
+
+
+@pytest.mark.parametrize("method", ["sequential", "parallel"])
+def test_quasisep_new_data_does_not_recompile(method, dtype):
+    solver = Quasisep(method=method)
+    data = [_data(24, seed, dtype) for seed in (1, 2)]
+    x_test = jnp.asarray([0.5, 3.0], dtype)
+    gps = [
+        GaussianProcess(Matern32(jnp.asarray(s, dtype)), x, diag=0.1, solver=solver)
+        for s, (x, _) in zip((1.0, 2.0), data, strict=True)
+    ]
+    ys = [jnp.asarray(y) for _, y in data]
+    keys = [jax.random.key(s) for s in (1, 2)]
+
+    def run(gp, y, key):
+        return gp.log_probability(y), gp.condition(y, x_test), gp.sample(key, (2,))
+
+    jax.block_until_ready(run(gps[0], ys[0], keys[0]))
+    with count_compiles() as counts:
+        jax.block_until_ready(run(gps[1], ys[1], keys[1]))
+    assert counts.compiles == 0

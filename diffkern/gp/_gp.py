@@ -1,4 +1,11 @@
-"""The Gaussian process: likelihood, conditional predictions and samples."""
+"""The Gaussian process: likelihood, conditional predictions and samples.
+
+Each method called outside ``jit`` runs one compiled program (a :func:`diffkern._checks.checked`
+entry point: module-level functions of the GP and the data), whose value checks (sortedness,
+positive definiteness, noise) come back as outputs and raise :class:`diffkern.CheckError` on
+the host: no host callback, so JAX's persistent cache keeps the program. Inside the caller's
+``jit`` or ``vmap`` the checks raise through ``equinox.error_if``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from diffkern._arrays import as_float, check_values, inputs, result_dtype
+from diffkern._arrays import as_float, check_values, inputs, result_dtype, to_device
+from diffkern._checks import checked
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._resolve import resolve_solver
 from diffkern.gp._solver import Solver
@@ -103,8 +111,7 @@ class GaussianProcess(eqx.Module):
 
     def log_probability(self, y: ArrayLike) -> Float[Array, ""]:
         """log N(y | m(X), K + diag), by the solver (closed-form or hand-written gradients)."""
-        r, dtype = self._residual(y)
-        return self.solver.log_probability(self.kernel, self.X.astype(dtype), self._noise(dtype), r)
+        return _log_probability(self, *to_device(y))
 
     def condition(
         self,
@@ -121,28 +128,54 @@ class GaussianProcess(eqx.Module):
         ``include_noise`` adds the observation noise (``diag``) to the prediction, which needs
         ``X_test`` omitted or a scalar ``diag``. Variances are clipped at zero (rounding).
         """
-        r, dtype = self._residual(y)
-        X = self.X.astype(dtype)
-        X_test = X if X_test is None else inputs(X_test, "X_test").astype(dtype)
-        same = X_test is X
-        if include_noise and not same and self.diag.ndim:
+        X_test = None if X_test is None else inputs(X_test, "X_test")
+        if include_noise and X_test is not None and self.diag.ndim:
             raise ValueError("include_noise with X_test needs a scalar diag (noise at X_test)")
-        mean, spread = self.solver.condition(
-            self.kernel, X, self._noise(dtype), r, X_test, return_cov=return_cov
-        )
-        mean = self._mean_at(X_test, dtype, at_data=same) + mean
-        noise = self.diag.astype(dtype) if include_noise else jnp.zeros((), dtype)
-        noise = jnp.broadcast_to(noise, X_test.shape)
-        return mean, spread + (jnp.diag(noise) if return_cov else noise)
+        return _condition(self, *to_device(y), X_test, include_noise, return_cov)
 
     def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, "*shape N"]:
-        """Draws from N(m(X), K + diag), shape ``shape + (N,)``, by the solver."""
-        dtype = self._dtype()
-        draws = self.solver.sample(self.kernel, self.X, self._noise(dtype), key, shape)
-        return jnp.broadcast_to(self._mean_at(self.X, dtype, at_data=True), draws.shape) + draws
+        """Draws from N(m(X), K + diag), shape ``shape + (N,)``, by the solver (O(N) each for
+        :class:`Quasisep`)."""
+        return _sample(self, key, tuple(shape))
 
     def numpyro_dist(self):
         """This GP as a NumPyro distribution (``log_prob`` uses :meth:`log_probability`)."""
         from diffkern.gp._numpyro import GaussianProcessDistribution
 
         return GaussianProcessDistribution(self)
+
+
+@checked
+def _log_probability(gp: GaussianProcess, y: Float[Array, " N"]) -> Float[Array, ""]:
+    r, dtype = gp._residual(y)
+    return gp.solver.log_probability(gp.kernel, gp.X.astype(dtype), gp._noise(dtype), r)
+
+
+@checked
+def _condition(
+    gp: GaussianProcess,
+    y: Float[Array, " N"],
+    X_test: Float[Array, " M"] | None,
+    include_noise: bool,
+    return_cov: bool,
+) -> tuple[Float[Array, " M"], Float[Array, " M"] | Float[Array, "M M"]]:
+    r, dtype = gp._residual(y)
+    X = gp.X.astype(dtype)
+    same = X_test is None
+    X_test = X if same else X_test.astype(dtype)
+    mean, spread = gp.solver.condition(
+        gp.kernel, X, gp._noise(dtype), r, X_test, return_cov=return_cov
+    )
+    mean = gp._mean_at(X_test, dtype, at_data=same) + mean
+    noise = gp.diag.astype(dtype) if include_noise else jnp.zeros((), dtype)
+    noise = jnp.broadcast_to(noise, X_test.shape)
+    return mean, spread + (jnp.diag(noise) if return_cov else noise)
+
+
+@checked
+def _sample(
+    gp: GaussianProcess, key: PRNGKeyArray, shape: tuple[int, ...]
+) -> Float[Array, "*shape N"]:
+    dtype = gp._dtype()
+    draws = gp.solver.sample(gp.kernel, gp.X, gp._noise(dtype), key, shape)
+    return jnp.broadcast_to(gp._mean_at(gp.X, dtype, at_data=True), draws.shape) + draws

@@ -1,36 +1,45 @@
 """The quasiseparable solver: O(N J^2) for 1-D sorted inputs and kernels with a state-space form.
 
 The solver builds explicit state-space arrays (A (N, J, J), P (J, J), h (J,), noise d, residual
-r and mask keep, see :func:`_problem`) and hands them to the scan implementation in
-``_quasisep_scan``, which knows nothing of kernels.
+r and mask keep, see :func:`_problem`) and hands them to scans that know nothing of kernels:
+sequential ones (``_quasisep_scan``, O(N) depth) or the parallel-in-time Kalman filter and
+smoother (``_quasisep_parallel``, O(log N) depth, about J times the work), as ``method`` says.
 
-The log-probability has a hand-written derivative: a ``jax.custom_jvp`` whose tangent is the
-dot product of the tangents with the gradient from reverse scans (celerite's reverse pass).
-Being linear in the tangents, it serves forward mode as is and reverse mode after JAX
-transposes it, so value + gradient costs the filter (two scans, keeping per-point states) and
-two reverse scans; higher orders differentiate the scans themselves. The solve is
-differentiated by JAX through its scans.
+Sequentially, the log-probability has a hand-written derivative: a ``jax.custom_jvp`` whose
+tangent is the dot product of the tangents with the gradient from reverse scans (celerite's
+reverse pass). Being linear in the tangents, it serves forward mode as is and reverse mode after
+JAX transposes it, so value + gradient costs the filter (two scans, keeping per-point states)
+and two reverse scans; higher orders differentiate the scans themselves. In parallel, and for
+solves, JAX differentiates through the scans.
 
-Checks (:func:`diffkern._arrays.error_if`): X sorted at the kept points, and every pivot of the
-factorisation positive (a non-positive pivot means C is not positive definite at the working
-precision, e.g. float32 with tiny noise).
+Checks (:func:`diffkern._arrays.error_if`, all on returned values, never inside a scan or a
+``custom_jvp``): X sorted at the kept points, and every pivot of the factorisation positive (a
+non-positive pivot means C is not positive definite at the working precision, e.g. float32 with
+tiny noise).
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
-from diffkern._arrays import error_if, result_dtype
+from diffkern._arrays import error_if, platform, result_dtype
+from diffkern.gp import _quasisep_parallel as par
 from diffkern.gp import _quasisep_scan as scan
-from diffkern.gp._cholesky import Dense
 from diffkern.gp._kernel import Kernel
+from diffkern.gp._quasisep_predict import condition
+from diffkern.gp._quasisep_sample import sample
 from diffkern.gp._solver import Mask, Noise, Points, Rows, Series, SeriesMask, Solver
 from diffkern.gp._sorted import check_sorted
+from diffkern.gp._state_space import StateSpace
+
+METHODS = ("auto", "sequential", "parallel")
 
 _PIVOT_MESSAGE = (
     "K + diag is not positive definite at this precision (a pivot of the quasiseparable "
@@ -38,14 +47,11 @@ _PIVOT_MESSAGE = (
 )
 
 
-def _problem(
-    kernel: Kernel,
-    X: ArrayLike,
-    noise: ArrayLike,
-    r: ArrayLike,
-    mask: ArrayLike | None,
-) -> tuple[scan.Arrays, Float[Array, "J J"], Float[Array, " J"]]:
-    """Validated per-point arrays (A, d, r, keep) and P, h of the state-space form of ``kernel``."""
+def _inputs(
+    kernel: Kernel, X: ArrayLike, noise: ArrayLike, r: ArrayLike, mask: ArrayLike | None
+) -> tuple[Float[Array, " N"], Float[Array, " N"], Float[Array, " N"], StateSpace]:
+    """X (checked sorted at the kept points), noise (N,) and r in one dtype, and the state-space
+    form of ``kernel`` in it."""
     X, noise, r = jnp.asarray(X), jnp.asarray(noise), jnp.asarray(r)
     if X.ndim != 1:
         raise ValueError(f"X must be 1-D of shape (N,), got shape {X.shape}")
@@ -62,19 +68,30 @@ def _problem(
             )
     X = check_sorted(X, "X", mask)
     dtype = result_dtype(X, noise, r, *jax.tree_util.tree_leaves(kernel))
-    X, r = X.astype(dtype), r.astype(dtype)
     noise = jnp.broadcast_to(noise.astype(dtype), (n,))
+    return X.astype(dtype), noise, r.astype(dtype), kernel.state_space(dtype)
+
+
+def _problem(
+    kernel: Kernel,
+    X: ArrayLike,
+    noise: ArrayLike,
+    r: ArrayLike,
+    mask: ArrayLike | None,
+) -> tuple[scan.Arrays, Float[Array, "J J"], Float[Array, " J"]]:
+    """Validated per-point arrays (A, d, r, keep) and P, h of the state-space form of ``kernel``."""
+    X, noise, r, ss = _inputs(kernel, X, noise, r, mask)
+    n = X.shape[0]
     # Step from the previous kept point; 0 (A = I) at masked points and at the first kept one.
     if mask is None:
         keep = jnp.ones(n, bool)
         dt = jnp.diff(X, prepend=X[:1])
     else:
-        keep = mask
+        keep = jnp.asarray(mask)
         index = jnp.arange(n)
         last = lax.cummax(jnp.where(keep, index, -1))
         previous = jnp.concatenate([jnp.full(1, -1, index.dtype), last[:-1]])
         dt = jnp.where(keep & (previous >= 0), X - X[jnp.maximum(previous, 0)], 0)
-    ss = kernel.state_space(dtype)
     return scan.Arrays(ss.transition(dt), noise, r, keep), ss.pinf, ss.h
 
 
@@ -86,9 +103,10 @@ def _log_probability(
     d: Float[Array, " N"],
     r: Points,
     keep: Bool[Array, " N"],
-) -> Float[Array, ""]:
-    value, smin = scan.log_probability(scan.Arrays(A, d, r, keep), g0, h)
-    return error_if(value, ~(smin > 0), _PIVOT_MESSAGE)
+) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    """The sequential log-probability and the smallest pivot (for the caller's check; its
+    derivative is taken as zero)."""
+    return scan.log_probability(scan.Arrays(A, d, r, keep), g0, h)
 
 
 @_log_probability.defjvp
@@ -96,32 +114,48 @@ def _log_probability_jvp(primals, tangents):
     A, g0, h, d, r, keep = primals
     arrays = scan.Arrays(A, d, r, keep)
     filtered = scan.filtered(arrays, g0, h)
-    value = filtered.log_probability(keep)
-    value = error_if(value, ~(filtered.min_pivot() > 0), _PIVOT_MESSAGE)
+    value, smin = filtered.log_probability(keep), filtered.min_pivot()
     grads = scan.log_probability_grad(arrays, g0, h, filtered)
     tangent = sum(jnp.sum(g * dx) for g, dx in zip(grads, tangents[:5], strict=True))
-    return value, tangent
+    return (value, smin), (tangent, jnp.zeros_like(smin))
 
 
-def _solve(
-    arrays: scan.Arrays, pinf: Float[Array, "J J"], h: Float[Array, " J"]
-) -> Float[Array, " N"]:
-    """(K + D)^{-1} r by the filter and a reverse scan (zeros at masked points)."""
-    filtered = scan.filtered(arrays, pinf @ h, h)
-    alpha = scan.solve(arrays, h, filtered)
-    return error_if(alpha, ~(filtered.min_pivot() > 0), _PIVOT_MESSAGE)
+def _checked_pivot(x, smin: Float[Array, ""]):
+    return error_if(x, ~(smin > 0), _PIVOT_MESSAGE)
 
 
 class Quasisep(Solver):
     """O(N J^2) for sorted X and kernels with a state-space form (``Kernel.state_space``).
 
+    Args:
+        method: how the scans run: ``"sequential"`` (``lax.scan``: O(N) depth, the least work,
+            a hand-written gradient of the log-probability), ``"parallel"`` (parallel-in-time
+            Kalman filter and smoother: O(log N) depth, about J times the work, gradients by
+            JAX through the scans) or ``"auto"`` (default: sequential on CPU, parallel on GPU
+            and TPU, decided from where the inputs are placed, never from their values).
+            Static: another method compiles another program.
+
     Points left out by ``mask`` contribute exactly nothing (their X may be anything).
-    Differentiable in forward and reverse mode, to any order. ``condition`` solves once per
-    test point and ``sample`` draws through the dense factorisation (O(N^3)).
+    Differentiable in forward and reverse mode, to any order. ``condition`` (mean and variance)
+    and ``sample`` run the Kalman filter and smoother in O((N + M) J^3); ``condition`` with
+    ``return_cov=True`` uses the dense formula K** - K*^T C^{-1} K* (one O(N) solve per test
+    point, an M x M matrix).
     """
+
+    method: str = eqx.field(static=True, default="auto")
 
     # A padded series costs next to nothing: pad the series count coarsely (fewer programs).
     min_series_bucket: ClassVar[int] = 16
+
+    def __check_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+
+    def parallel(self, *arrays: ArrayLike) -> bool:
+        """Whether the scans run in parallel for inputs ``arrays`` (static: placement only)."""
+        if self.method == "auto":
+            return platform(*arrays) != "cpu"
+        return self.method == "parallel"
 
     def check(self, kernel: Kernel, X: Series, name: str = "X", mask: SeriesMask = None) -> None:
         if not kernel.has_state_space():
@@ -135,8 +169,13 @@ class Quasisep(Solver):
     def log_probability(
         self, kernel: Kernel, X: Points, noise: Noise, r: Points, mask: Mask = None
     ) -> Float[Array, ""]:
-        arrays, pinf, h = _problem(kernel, X, noise, r, mask)
-        return _log_probability(arrays.A, pinf @ h, h, arrays.d, arrays.r, arrays.keep)
+        parallel = self.parallel(X, noise, r)
+        (A, d, r, keep), pinf, h = _problem(kernel, X, noise, r, mask)
+        if parallel:
+            value, smin = par.log_probability(A, pinf, h, d, r, keep, parallel=True)
+        else:
+            value, smin = _log_probability(A, pinf @ h, h, d, r, keep)
+        return _checked_pivot(value, smin)
 
     def solve(
         self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
@@ -145,7 +184,37 @@ class Quasisep(Solver):
         B = jnp.asarray(B)
         if B.ndim == 2:
             return jax.vmap(lambda b: self.solve(kernel, X, noise, b, mask), 1, 1)(B)
-        return _solve(*_problem(kernel, X, noise, B, mask))
+        parallel = self.parallel(X, noise, B)
+        arrays, pinf, h = _problem(kernel, X, noise, B, mask)
+        if parallel:
+            f = par.filtered(arrays.A, pinf, h, *arrays[1:], parallel=True)
+            alpha = par.solve(arrays.A, h, f, arrays.keep, parallel=True)
+        else:
+            f = scan.filtered(arrays, pinf @ h, h)
+            alpha = scan.solve(arrays, h, f)
+        return _checked_pivot(alpha, f.min_pivot())
+
+    def condition(
+        self,
+        kernel: Kernel,
+        X: Points,
+        noise: Noise,
+        r: Points,
+        X_test: Float[ArrayLike, " M"],
+        *,
+        return_cov: bool = False,
+    ) -> tuple[Float[Array, " M"], Float[Array, " M"] | Float[Array, "M M"]]:
+        """Mean and variance of f(X_test) by the filter and smoother over X and X_test
+        together, O((N + M) J^3) (``X_test`` in any order); the covariance (``return_cov``) by
+        the dense formula of :meth:`Solver.condition`."""
+        if return_cov:
+            return super().condition(kernel, X, noise, r, X_test, return_cov=True)
+        parallel = self.parallel(X, noise, r, X_test)
+        X, noise, r, ss = _inputs(kernel, X, noise, r, None)
+        X_test = jnp.asarray(X_test).astype(X.dtype)
+        keep = jnp.ones(X.shape, bool)
+        mean, var, smin = condition(ss, X, noise, r, keep, X_test, parallel=parallel)
+        return _checked_pivot((mean, jnp.maximum(var, 0)), smin)
 
     def sample(
         self,
@@ -155,4 +224,10 @@ class Quasisep(Solver):
         key: PRNGKeyArray,
         shape: tuple[int, ...] = (),
     ) -> Float[Array, "*shape N"]:
-        return Dense().sample(kernel, X, noise, key, shape)
+        """Draws by the state-space recursion, O(N J^3) each (``_quasisep_sample``)."""
+        parallel = self.parallel(X, noise)
+        X = jnp.asarray(X)
+        (A, d, _, _), pinf, h = _problem(kernel, X, noise, jnp.zeros(X.shape, X.dtype), None)
+        keys = jax.random.split(key, math.prod(shape))
+        draw = lambda k: sample(k, A, pinf, h, d, parallel=parallel)
+        return jnp.reshape(jax.vmap(draw)(keys), (*shape, X.shape[0]))

@@ -96,8 +96,9 @@ def _combine(e1: _Element, e2: _Element) -> _Element:
     """e1 (earlier) then e2 (later), in Särkkä & García-Fernández's form."""
     CJ = _mm(e1.C, e2.Jm)
     X = jnp.broadcast_to(jnp.eye(CJ.shape[-1], dtype=CJ.dtype), CJ.shape) + CJ
-    Z = _t(jnp.linalg.solve(_t(X), _t(e2.F)))  # F_j X^-1
-    V = jnp.linalg.solve(X, e1.F)  # X^-1 F_i
+    lu = jax.scipy.linalg.lu_factor(X)  # one factorisation for X^-1 and X^-T
+    Z = _t(jax.scipy.linalg.lu_solve(lu, _t(e2.F), trans=1))  # F_j X^-1
+    V = jax.scipy.linalg.lu_solve(lu, e1.F)  # X^-1 F_i
     return _Element(
         _mm(Z, e1.F),
         _mv(Z, e1.b + _mv(e1.C, e2.eta)) + e2.b,

@@ -29,15 +29,16 @@ def condition(
     t_test: Float[Array, " M"],
     *,
     parallel: bool = True,
-) -> tuple[Float[Array, " M"], Float[Array, " M"]]:
-    """Mean and variance of f(t_test) given r = f(t) + noise (variance d) at the kept points.
+) -> tuple[Float[Array, " M"], Float[Array, " M"], Float[Array, ""]]:
+    """Mean and variance of f(t_test) given r = f(t) + noise (variance d) at the kept points,
+    and the filter's smallest pivot (check it > 0: else K + D is not positive definite).
 
     ``parallel`` selects associative scans (O(log(N + M)) depth) or sequential ones; ``t`` need
     not be sorted. All arrays share the dtype of ``ss``.
     """
     n, m = t.shape[0], t_test.shape[0]
     if m == 0:
-        return t_test, t_test
+        return t_test, t_test, jnp.ones((), t_test.dtype)
     times = jnp.concatenate([jnp.where(keep, t, t_test[0]), t_test])
     order = jnp.argsort(times, stable=True)
     times = times[order]
@@ -48,4 +49,4 @@ def condition(
     f = filtered(A, ss.pinf, ss.h, d, r, observed, parallel=parallel)
     _, mean, var = smooth(A, ss.h, f, observed, parallel=parallel)
     position = jnp.zeros(n + m, order.dtype).at[order].set(jnp.arange(n + m, dtype=order.dtype))
-    return mean[position[n:]], var[position[n:]]
+    return mean[position[n:]], var[position[n:]], f.min_pivot()
