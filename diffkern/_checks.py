@@ -140,7 +140,8 @@ def checked(fn: Callable) -> Callable:
     """``fn`` compiled as one program whose value checks come back as outputs.
 
     Outside any trace (and under eager ``grad``/``jvp``) a failed check raises
-    :class:`CheckError` on the host, naming the failed checks; inside the caller's ``jit`` or
+    :class:`CheckError` on the host, naming the failed checks (in "nan" mode the outputs
+    become NaN instead); inside the caller's ``jit`` or
     ``vmap`` the checks are applied at the caller's level through :func:`error_if`. Arguments
     follow ``equinox.filter_jit``: arrays are traced, everything else is static.
     """
@@ -167,6 +168,8 @@ def checked(fn: Callable) -> Callable:
                 out = error_if(out, condition, message)
             return out
         errors = [message for bad, message in zip(failed, messages, strict=True) if bad]
+        if errors and _check_mode == "nan":  # the mode's promise: NaN results, no exception
+            return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), True), out)
         if errors:
             raise CheckError("; ".join(dict.fromkeys(errors)))
         return out
