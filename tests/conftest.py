@@ -1,18 +1,84 @@
 """Strict settings for the whole suite: no silent dtype or rank promotion, warnings are errors.
 
-The suite runs twice in CI, with ``JAX_ENABLE_X64=0`` and ``=1``. Tests parametrised with the
-``dtype`` fixture run in both float32 and float64 either way: float64 cases enable x64 for their
-duration with :func:`diffkern.precision.float64`.
+The suite runs twice in CI (``ci/test.sh``), with ``JAX_ENABLE_X64=0`` and ``=1``. Tests
+parametrised with the ``dtype`` fixture run in both float32 and float64 either way: float64
+cases enable x64 for their duration with :func:`diffkern.precision.float64`.
+
+Two settings keep the two passes fast without dropping a check (both set by ``ci/test.sh``):
+
+* ``DIFFKERN_TESTS_DEDUPE=1`` in the x64 pass skips what runs exactly as in the first pass:
+  tests that enable float64 themselves (the ``x64`` fixture, the float64 case of ``dtype``) and
+  the modules in ``PRECISION_INDEPENDENT`` (the command line, the layering, trace files).
+* A persistent compilation cache (``JAX_COMPILATION_CACHE_DIR``) shared by both passes and by
+  the test workers: a program compiled once is loaded after. Modules in ``FRESH_COMPILES``
+  assert exact backend compile counts, so the cache is off while their tests run.
 """
+
+import os
 
 import jax
 import jax.numpy as jnp
 import pytest
+from jax.experimental.compilation_cache import compilation_cache
 
-from diffkern.precision import float64
+from diffkern.precision import float64, x64_enabled
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+PRECISION_INDEPENDENT = {
+    "test_api",
+    "test_architecture",
+    "test_bench",
+    "test_cli",
+    "test_demo",
+    "test_profile_cli",
+    "test_profile_trace",
+}
+FRESH_COMPILES = {
+    "test_gp_solvers",
+    "test_jit_buckets",
+    "test_jit_checks",
+    "test_jit_count",
+    "test_jit_explain",
+    "test_jit_kernels",
+    "test_kepler_api",
+    "test_profile_cli",
+    "test_profile_trace",
+}
+
+
+def _module(item: pytest.Item) -> str:
+    return item.path.stem
+
+
+def _same_as_first_pass(item: pytest.Item) -> bool:
+    params = getattr(item, "callspec", None)
+    float64_case = params is not None and params.params.get("dtype") == "float64"
+    return "x64" in item.fixturenames or float64_case or _module(item) in PRECISION_INDEPENDENT
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("DIFFKERN_TESTS_DEDUPE") == "1" and x64_enabled():
+        skip = pytest.mark.skip(reason="runs exactly as in the JAX_ENABLE_X64=0 pass")
+        for item in items:
+            if _same_as_first_pass(item):
+                item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compiles(request):
+    """Turn the persistent compilation cache off for tests that count backend compiles."""
+    if _module(request.node) not in FRESH_COMPILES:
+        yield
+        return
+    jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", True)
+        compilation_cache.reset_cache()
 
 
 @pytest.fixture(params=["float32", "float64"])
