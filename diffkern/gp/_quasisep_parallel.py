@@ -22,11 +22,13 @@ and two elements (i before j) combine, associatively, with X = I + C_i Jm_j, as
     C = F_j X^-1 C_i F_j^T + C_j,  eta = F_i^T X^-T (eta_j - Jm_j b_i) + eta_i,
     Jm = F_i^T X^-T Jm_j F_i + Jm_i.
 
-The prior x_0 is the element (0, 0, P, 0, 0) folded into the first; the prefix combinations are
-then the filtered moments (b, C) = (m_i, P_i). The predicted moments m^-_i = A_i m_{i-1},
-P^-_i = A_i P_{i-1} A_i^T + Q_i give g_i = P^-_i h, s_i = h^T g_i + d_i, v_i = r_i - h^T m^-_i
-and log N(r | 0, K + D) = -1/2 sum_kept (v_i^2 / s_i + log 2 pi s_i). X has eigenvalues >= 1
-(C, Jm >= 0): its solve never breaks down.
+The first point starts from the stationary prior: its element is built with A_1 = 0 (Q_1 = P,
+F = 0, eta = 0, Jm = 0), the prior element (0, 0, P, 0, 0) combined with it, so the prefix
+combinations are the filtered moments (b, C) = (m_i, P_i). The predicted moments
+m^-_i = A_i m_{i-1}, P^-_i = A_i P_{i-1} A_i^T + Q_i give g_i = P^-_i h, s_i = h^T g_i + d_i,
+v_i = r_i - h^T m^-_i and log N(r | 0, K + D) = -1/2 sum_kept (v_i^2 / s_i + log 2 pi s_i).
+X has eigenvalues >= 1 (C, Jm >= 0): its solve (one LU factorisation for X^-1 and X^-T) never
+breaks down.
 
 Smoother (modified Bryson-Frazier, no inverse of a covariance). With M_j = A_{j+1} (I - g_j
 h^T / s_j) (A_{N+1} = 0; the 1/s terms are 0 when unobserved), the adjoints
@@ -139,6 +141,7 @@ def filtered(
 ) -> Filtered:
     """The Kalman filter's predicted moments and innovations at every point (module docstring)."""
     n, J = A.shape[:2]
+    A = A.at[0].set(0)  # the prior enters as the first point's element (module docstring)
     hn = jnp.broadcast_to(h, (n, J))
     Pn = jnp.broadcast_to(P, A.shape)
     Q = _sym(Pn - _mm(_mm(A, Pn), _t(A)))
@@ -150,9 +153,6 @@ def filtered(
     elements = _Element(A - _outer(k, Ah), Qh * rw[:, None], Q - _outer(Qh, k), Ah * rw[:, None],
                         _outer(Ah, Ah) * w[:, None, None])  # fmt: skip
     zero, zeros = jnp.zeros((1, J, J), h.dtype), jnp.zeros((1, J), h.dtype)
-    prior = _Element(zero, zeros, P[None], zeros, zero)
-    first = _combine(prior, jax.tree.map(lambda x: x[:1], elements))
-    elements = jax.tree.map(lambda f, x: x.at[:1].set(f), first, elements)
     eye = jnp.eye(J, dtype=h.dtype)
     identity = _Element(eye, zeros[0], zero[0], zeros[0], zero[0])
     out = _scan(_combine, elements, identity, reverse=False, parallel=parallel)
