@@ -7,8 +7,9 @@
 #
 # It needs diffkern importable (an install, or this checkout on PYTHONPATH) with jax's CUDA
 # wheels (`pip install -e ".[cuda,dev]"`). On a machine without a GPU the same code runs on the
-# CPU and the report says that no GPU was found. Logs and the raw JSON go to $OUT (default
-# a temporary folder).
+# CPU, the report says that no GPU was found and goes to $OUT/RESULTS-gpu.md instead (the
+# committed file holds GPU figures only). Logs and the raw JSON go to $OUT (default a
+# temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -18,8 +19,10 @@ mkdir -p "$OUT"
 BACKEND=$(python -c "import jax; print(jax.default_backend())")
 if [ "$BACKEND" = "gpu" ]; then
     echo "== GPU found"
+    REPORT=benchmarks/RESULTS-gpu.md
 else
     echo "== no GPU found: running the same checks on the $BACKEND backend"
+    REPORT="$OUT/RESULTS-gpu.md"
 fi
 python -m diffkern.cli info | tee "$OUT/info.txt"
 
@@ -38,8 +41,8 @@ echo "== benchmarks on the default device"
 QUICK=(--quick)
 [ "${FULL:-0}" = "1" ] && QUICK=()
 python -m diffkern.cli bench "${QUICK[@]}" --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
-python benchmarks/make_results.py "$OUT/bench.json" -o benchmarks/RESULTS-gpu.md
-python - "$BACKEND" benchmarks/RESULTS-gpu.md <<'PY'
+python benchmarks/make_results.py "$OUT/bench.json" -o "$REPORT"
+python - "$BACKEND" "$REPORT" <<'PY'
 import sys
 from pathlib import Path
 
