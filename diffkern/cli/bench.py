@@ -235,7 +235,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import jax
 
-    env = dict(os.environ)
+    # The suite is its own pytest session: a parent's pytest-xdist worker variables would make
+    # pytest-benchmark switch timing off.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     if args.quick:
         env["DIFFKERN_BENCH_QUICK"] = "1"
     mode = "smoke" if env.get("DIFFKERN_BENCH_SMOKE") == "1" else "quick" if args.quick else "full"
