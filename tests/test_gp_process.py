@@ -429,3 +429,14 @@ def test_eager_calls_run_checked_programs_without_callbacks(solver, x64, monkeyp
         )
     with pytest.raises(CheckError, match="not positive definite"):
         singular.condition(jnp.ones(4), jnp.asarray([0.5]))
+
+
+def test_non_finite_data_and_test_points_raise():
+    t = jnp.linspace(0.0, 10.0, 20)
+    y = jnp.sin(t)
+    for solver in ("cholesky", "quasisep"):
+        gp = GaussianProcess(Matern32(1.0), t, diag=0.1, solver=solver)
+        with pytest.raises(CheckError, match="y - mean"):
+            gp.log_probability(y.at[3].set(jnp.nan))
+        with pytest.raises(CheckError, match="X_test must be finite"):
+            gp.condition(y, jnp.asarray([1.0, jnp.inf]))

@@ -15,7 +15,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from diffkern._arrays import as_float, check_values, inputs, result_dtype, to_device
+from diffkern._arrays import as_float, check_values, error_if, inputs, result_dtype, to_device
 from diffkern._checks import checked
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._resolve import resolve_solver
@@ -107,7 +107,8 @@ class GaussianProcess(eqx.Module):
         if y.shape != self.X.shape:
             raise ValueError(f"y must have shape {self.X.shape} like X, got {y.shape}")
         dtype = self._dtype(y)
-        return y.astype(dtype) - self._mean_at(self.X, dtype, at_data=True), dtype
+        r = y.astype(dtype) - self._mean_at(self.X, dtype, at_data=True)
+        return error_if(r, ~jnp.all(jnp.isfinite(r)), "y - mean(X) must be finite"), dtype
 
     def log_probability(self, y: ArrayLike) -> Float[Array, ""]:
         """log N(y | m(X), K + diag), by the solver (closed-form or hand-written gradients)."""
@@ -163,6 +164,7 @@ def _condition(
     X = gp.X.astype(dtype)
     same = X_test is None
     X_test = X if same else X_test.astype(dtype)
+    X_test = error_if(X_test, ~jnp.all(jnp.isfinite(X_test)), "X_test must be finite")
     mean, spread = gp.solver.condition(
         gp.kernel, X, gp._noise(dtype), r, X_test, return_cov=return_cov
     )
