@@ -13,6 +13,9 @@ Two settings keep the two passes fast without dropping a check (both set by ``ci
   the test workers: a program compiled once is loaded after. Modules in ``FRESH_COMPILES``
   assert exact backend compile counts, which a cache hit would change: while the cache is on
   they are skipped, and ``ci/test.sh`` runs them in passes of their own without it.
+
+Hypothesis runs derandomised (the same examples every run, so a run never stalls shrinking a
+new failure) unless ``HYPOTHESIS_PROFILE=nightly``, which draws new examples every run.
 """
 
 import os
@@ -20,11 +23,16 @@ import os
 import jax
 import jax.numpy as jnp
 import pytest
+from hypothesis import settings
 
 from diffkern.precision import float64, x64_enabled
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("nightly", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PRECISION_INDEPENDENT = {
     "test_api",

@@ -6,11 +6,11 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _proc import run
 
 from diffkern.cli import bench as _bench
 from diffkern.cli import main
@@ -186,14 +186,12 @@ def test_sum(bench, library, n):
 
 def _run_cli(directory: Path, *options: str, **env: str):
     """``diffkern bench`` on ``directory`` from inside it, with a relative ``--json`` path."""
-    process = subprocess.run(
+    process = run(
         [sys.executable, "-m", "diffkern.cli", "bench", "--benchmarks", "."]
         + ["--json", "out.json", *options],
         cwd=directory,
         env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        timeout=300,
     )
     assert process.returncode == 0, process.stdout + process.stderr
     return process, json.loads((directory / "out.json").read_text())

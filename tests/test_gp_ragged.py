@@ -1,7 +1,6 @@
 """Ragged batches: per-series values, padding adds nothing, few compiles, sharding."""
 
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -9,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _proc import run
 
 from diffkern.gp import GaussianProcess, Matern32, log_probability_padded, log_probability_ragged
 from diffkern.jit import bucket_length, count_compiles
@@ -126,9 +126,7 @@ def test_sharded_batch_matches_single_device():
     env = dict(
         os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", _SHARDED], env=env, capture_output=True, text=True, timeout=300
-    )
+    result = run([sys.executable, "-c", _SHARDED], env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
 

@@ -3,11 +3,11 @@ them (in the default mode and in NaN mode); bad directories only warn."""
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
+from _proc import run
 
 from diffkern.jit import CacheWarning, default_cache_dir, enable_persistent_cache
 
@@ -39,7 +39,7 @@ _SCRIPT = textwrap.dedent(
 def _run(cache_dir, checks="nan", *warning_flags) -> dict:
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     cmd = [sys.executable, *warning_flags, "-c", _SCRIPT, str(cache_dir), checks]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=True)
+    out = run(cmd, env=env, timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1]) | {"stderr": out.stderr}
 
 
@@ -93,7 +93,7 @@ def test_default_mode_second_process_compiles_nothing(tmp_path):
     for _ in range(2):
         env = dict(os.environ, JAX_PLATFORMS="cpu")
         cmd = [sys.executable, "-c", _WORKLOAD, str(tmp_path)]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=True)
+        out = run(cmd, env=env, timeout=600, check=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     first, second = runs
     assert first["compiles"] >= 5 and first["hits"] == 0

@@ -2,9 +2,10 @@
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+from _proc import run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -24,12 +25,5 @@ def test_readme_examples_run(tmp_path):
         for i, block in enumerate(_python_blocks())
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run([sys.executable, "-c", script], cwd=tmp_path, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]

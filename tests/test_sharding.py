@@ -4,11 +4,11 @@ when JAX starts)."""
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
+from _proc import run
 
 _SCRIPT = textwrap.dedent(
     """
@@ -54,8 +54,7 @@ def test_sharded_batches_match_single_device():
     env = dict(
         os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"
     )
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env,
-                          timeout=600)  # fmt: skip
+    proc = run([sys.executable, "-c", _SCRIPT], env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 8
