@@ -4,24 +4,24 @@
 # Both passes share one persistent compilation cache (a fresh folder per run) and run on
 # pytest-xdist workers (DIFFKERN_TEST_WORKERS, default: one per CPU core); the float64 pass skips
 # the tests that would run exactly as in the first one. Tests that count backend compiles
-# (FRESH_COMPILES in tests/conftest.py) run without the cache, in their own passes.
+# (marked counts_compiles, see tests/conftest.py) run without the cache, in their own passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=$(mktemp -d "${TMPDIR:-/tmp}/diffkern-test-cache.XXXXXX")
 trap 'rm -rf "$CACHE"' EXIT
-WORKERS=(-n "${DIFFKERN_TEST_WORKERS:-auto}" --dist loadfile)
-FRESH=$(python -c "import sys; sys.path.insert(0, 'tests'); import conftest; \
-print(' '.join(f'tests/{m}.py' for m in sorted(conftest.FRESH_COMPILES)))")
-echo "== ruff"
+WORKERS=(-n "${DIFFKERN_TEST_WORKERS:-auto}" --dist loadfile --durations=10)
+stage() { echo "== $(date -u +%H:%M:%S) $*"; }
+stage ruff
 ruff check .
 for x64 in 0 1; do
-    echo "== pytest, JAX_ENABLE_X64=$x64"
+    stage "pytest, JAX_ENABLE_X64=$x64"
     JAX_ENABLE_X64=$x64 DIFFKERN_TESTS_DEDUPE=$x64 JAX_COMPILATION_CACHE_DIR="$CACHE" \
         JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1 \
         python -m pytest -q "${WORKERS[@]}"
-    echo "== pytest, JAX_ENABLE_X64=$x64, tests that count compiles (no persistent cache)"
-    # shellcheck disable=SC2086
-    JAX_ENABLE_X64=$x64 DIFFKERN_TESTS_DEDUPE=$x64 python -m pytest -q "${WORKERS[@]}" $FRESH
+    stage "pytest, JAX_ENABLE_X64=$x64, tests that count compiles (no persistent cache)"
+    JAX_ENABLE_X64=$x64 DIFFKERN_TESTS_DEDUPE=$x64 python -m pytest -q "${WORKERS[@]}" \
+        -m counts_compiles
 done
-echo "== benchmark smoke run (tiny sizes, one round)"
+stage "benchmark smoke run (tiny sizes, one round)"
 DIFFKERN_BENCH_SMOKE=1 python -m pytest benchmarks -q --benchmark-disable -p no:cacheprovider
+stage done

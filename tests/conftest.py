@@ -11,8 +11,9 @@ Two settings keep the two passes fast without dropping a check (both set by ``ci
   the modules in ``PRECISION_INDEPENDENT`` (the command line, the layering, trace files).
 * A persistent compilation cache (``JAX_COMPILATION_CACHE_DIR``) shared by both passes and by
   the test workers: a program compiled once is loaded after. Modules in ``FRESH_COMPILES``
-  assert exact backend compile counts, which a cache hit would change: while the cache is on
-  they are skipped, and ``ci/test.sh`` runs them in passes of their own without it.
+  assert exact backend compile counts, which a cache hit would change, and so do tests marked
+  ``counts_compiles``: while the cache is on they are skipped, and ``ci/test.sh`` runs them
+  (``-m counts_compiles``) in passes of their own without it.
 
 Hypothesis runs derandomised (the same examples every run, so a run never stalls shrinking a
 new failure) unless ``HYPOTHESIS_PROFILE=nightly``, which draws new examples every run.
@@ -44,7 +45,6 @@ PRECISION_INDEPENDENT = {
     "test_profile_trace",
 }
 FRESH_COMPILES = {
-    "test_gp_solvers",
     "test_jit_buckets",
     "test_jit_checks",
     "test_jit_count",
@@ -66,14 +66,19 @@ def _same_as_first_pass(item: pytest.Item) -> bool:
     return "x64" in item.fixturenames or float64_case or _module(item) in PRECISION_INDEPENDENT
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
 def pytest_collection_modifyitems(config, items):
     dedupe = os.environ.get("DIFFKERN_TESTS_DEDUPE") == "1" and x64_enabled()
     same = pytest.mark.skip(reason="runs exactly as in the JAX_ENABLE_X64=0 pass")
     cached = pytest.mark.skip(reason="counts compiles: runs where no persistent cache is set")
     for item in items:
+        if _module(item) in FRESH_COMPILES:
+            item.add_marker(pytest.mark.counts_compiles)
         if dedupe and _same_as_first_pass(item):
             item.add_marker(same)
-        elif os.environ.get("JAX_COMPILATION_CACHE_DIR") and _module(item) in FRESH_COMPILES:
+        elif os.environ.get("JAX_COMPILATION_CACHE_DIR") and item.get_closest_marker(
+            "counts_compiles"
+        ):
             item.add_marker(cached)
 
 

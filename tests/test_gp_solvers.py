@@ -193,6 +193,7 @@ def test_mask_leaves_points_out(solver, dtype):
     assert np.all(np.asarray(solved)[~keep] == 0)
 
 
+@pytest.mark.counts_compiles
 @pytest.mark.parametrize("solver", [Dense(), Quasisep()], ids=repr)
 def test_new_data_never_recompiles(solver, dtype):
     @eqx.filter_jit
@@ -301,6 +302,7 @@ def test_quasisep_method_choice():
     assert values[0] == values[1]
 
 
+@pytest.mark.counts_compiles
 @pytest.mark.parametrize("method", ["sequential", "parallel"])
 def test_quasisep_new_data_does_not_recompile(method, dtype):
     solver = Quasisep(method=method)
