@@ -2,8 +2,6 @@
 
 import textwrap
 
-import pytest
-
 import diffkern.cli.profile as profile_command
 from diffkern.cli import main
 from diffkern.profile import summarize
@@ -43,9 +41,14 @@ def test_profile_a_script(tmp_path, capsys):
     ]
 
 
-def test_unknown_workload_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="WORKLOAD must be one of"):
-        main(["profile", str(tmp_path / "missing.py"), "--out", str(tmp_path / "x.pftrace")])
+def test_default_out_is_the_workload_name_in_the_current_folder(tmp_path, capsys, monkeypatch):
+    script = tmp_path / "tiny.py"
+    script.write_text("import jax.numpy as jnp\n\njnp.ones(3).block_until_ready()\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["profile", "tiny.py"]) == 0
+    assert "trace written to tiny.pftrace" in capsys.readouterr().out
+    assert (tmp_path / "tiny.pftrace").stat().st_size > 0
+    assert not (tmp_path / "profiles").exists()
 
 
 def test_profile_kepler_workload(tmp_path, capsys, monkeypatch):

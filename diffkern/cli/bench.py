@@ -31,7 +31,7 @@ ENV = "DIFFKERN_BENCHMARKS"
 _CHECKOUT = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-class BenchError(RuntimeError):
+class BenchError(ValueError):
     """The suite cannot run (no ``benchmarks/`` directory, unknown ``--only`` name, ...)."""
 
 
@@ -224,15 +224,10 @@ def _run_pytest(command: list[str], env: dict, cwd: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected benchmarks, print the table, return pytest's exit status."""
-    try:
-        directory = find_benchmarks(args.benchmarks)
-        files = select(directory, args.only)
-    except BenchError as error:
-        print(f"diffkern bench: {error}", file=sys.stderr)
-        return 2
+    directory = find_benchmarks(args.benchmarks)
+    files = select(directory, args.only)
     if not files:
-        print(f"diffkern bench: no test_*.py files in {directory}", file=sys.stderr)
-        return 2
+        raise BenchError(f"no test_*.py files in {directory}")
     import jax
 
     # The suite is its own pytest session: a parent's pytest-xdist worker variables would make

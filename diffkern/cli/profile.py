@@ -124,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="demo (default), gp-batch, gp-kepler, kepler, or the path of a Python script to run",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="trace file (default: profiles/WORKLOAD.pftrace)"
+        "--out", type=Path, default=None, help="trace file (default: WORKLOAD.pftrace, here)"
     )
     parser.add_argument(
         "--device-trace",
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         set_value_checks(args.checks)
     if args.cache:
         print(f"persistent cache: {enable_persistent_cache()}")
-    out = args.out or Path("profiles") / f"{Path(args.workload).stem}.pftrace"
+    out = args.out or Path(f"{Path(args.workload).stem}.pftrace")
     workload = prepare(args.workload)
     with trace(out, device_trace=args.device_trace) as recorder:
         workload()

@@ -7,6 +7,7 @@ are importable from here but are not part of the library's API.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from diffkern.cli.demo._data import RVData as RVData
 from diffkern.cli.demo._data import load_rv as load_rv
@@ -22,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; 0 when the fit recovers K within the published range, else 1."""
+    """Run the demo; 0 when the fit recovers K within the published range, else 1.
+
+    ``--out`` and ``--data`` are checked before the fit starts (a ``ValueError`` naming them).
+    """
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: is a file; give a folder (created if missing)")
+    load_rv(args.data)
     results = run_demo(quick=args.quick, out=args.out, plot=not args.no_plot, data=args.data)
     return 0 if results["K_within_published"] or args.data is not None else 1

@@ -45,9 +45,13 @@ def _read_text(path: str | Path | None) -> tuple[str, str]:
         return resource.read_text(), f"diffkern/data/{K2_131}"
     path = Path(path)
     try:
-        return path.read_text(), str(path)
+        return path.read_text(encoding="utf-8"), str(path)
     except OSError as err:
         raise ValueError(f"data file {path}: cannot be read ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"data file {path}: not a text table (byte {err.start} is not UTF-8)"
+        ) from err
 
 
 def _parse(text: str, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -74,8 +78,12 @@ def _parse(text: str, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
                 f"data file {source}: line {number}: time, mnvel and errvel must be numbers, "
                 f"got {' '.join(fields[:3])}"
             ) from None
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError(f"data file {source}: line {number}: non-finite value")
+        bad = [name for name, v in zip(_COLUMNS[:3], values, strict=True) if not math.isfinite(v)]
+        if bad:
+            raise ValueError(
+                f"data file {source}: line {number}: {', '.join(bad)} must be finite, "
+                f"got {' '.join(fields[:3])}"
+            )
         if values[2] <= 0:
             raise ValueError(
                 f"data file {source}: line {number}: errvel must be > 0, got {values[2]}"
