@@ -20,6 +20,7 @@ tiny noise).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import ClassVar
 
@@ -124,6 +125,15 @@ def _checked_pivot(x, smin: Float[Array, ""]):
     return error_if(x, ~(smin > 0), _PIVOT_MESSAGE)
 
 
+def _without_state_space(kernel: Kernel) -> list[str]:
+    """Class names of the innermost parts of ``kernel`` that have no state-space form."""
+    if kernel.has_state_space():
+        return []
+    parts = [getattr(kernel, f.name) for f in dataclasses.fields(kernel)]
+    inner = [name for p in parts if isinstance(p, Kernel) for name in _without_state_space(p)]
+    return inner or [type(kernel).__name__]
+
+
 class Quasisep(Solver):
     """O(N J^2) for sorted X and kernels with a state-space form (``Kernel.state_space``).
 
@@ -159,9 +169,12 @@ class Quasisep(Solver):
 
     def check(self, kernel: Kernel, X: Series, name: str = "X", mask: SeriesMask = None) -> None:
         if not kernel.has_state_space():
+            lacking = ", ".join(sorted(set(_without_state_space(kernel))))
+            where = "" if lacking == type(kernel).__name__ else f" (in {type(kernel).__name__})"
             raise ValueError(
-                f"solver Quasisep does not support kernel {type(kernel).__name__}: some part "
-                "of it has no state-space form (Kernel.state_space); use solver='cholesky'"
+                f"solver Quasisep does not support kernel {lacking}{where}: it has no "
+                "state-space form (Kernel.state_space); use solver='cholesky' (the dense "
+                "solver, any kernel) or solver='auto' (which picks it for this kernel)"
             )
         # Raises now when X is concrete; traced X is checked at run time by _problem.
         check_sorted(X, name, mask)
