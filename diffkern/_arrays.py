@@ -7,7 +7,8 @@ weakly typed and bad values are reported the same way everywhere:
 * shapes: :func:`broadcast_floats` (one dtype, one broadcast shape), :func:`inputs` (1-D);
 * values: :func:`concrete` (the value when known now), :func:`check_values` (``ValueError`` at
   once when concrete, :func:`error_if` when traced), :func:`scalar_param`;
-* run-time checks: :func:`error_if` (from :mod:`diffkern._checks`, re-exported here);
+* run-time checks: :func:`error_if` and :func:`error_if_each` (from :mod:`diffkern._checks`,
+  re-exported here);
 * transfer: :func:`to_device` (data crosses a ``jit`` boundary as traced arrays);
 * placement: :func:`platform` (the backend the inputs live on, for choices made by device).
 """
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from diffkern._checks import error_if
+from diffkern._checks import error_if, error_if_each
 
 __all__ = [
     "as_float",
@@ -30,6 +31,7 @@ __all__ = [
     "default_float",
     "eps",
     "error_if",
+    "error_if_each",
     "inputs",
     "platform",
     "result_dtype",

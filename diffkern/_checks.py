@@ -25,7 +25,7 @@ import contextlib
 import contextvars
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -40,6 +40,7 @@ __all__ = [
     "checked",
     "checks_as_nan",
     "error_if",
+    "error_if_each",
     "set_check_mode",
 ]
 
@@ -121,6 +122,18 @@ def error_if(x, pred: ArrayLike, message: str):
         return eqx.error_if(x, pred, message)
     bad = jnp.any(jnp.asarray(pred))
     return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), bad), x)
+
+
+def error_if_each(x: Array, checks: Iterable[tuple[ArrayLike, str]]) -> Array:
+    """Floating ``x`` after the checks ``(pred, message)``, each failing on its own message.
+
+    Each check guards a scalar zero that is added to ``x``: passing ``x`` itself through
+    ``equinox.error_if``'s conditional would copy it and break XLA's fusion.
+    """
+    zero = jnp.zeros((), jnp.result_type(x))
+    for pred, message in checks:
+        x = x + error_if(zero, pred, message)
+    return x
 
 
 def _current_trace() -> Any:

@@ -1,5 +1,8 @@
 """Radial velocity and the conjunction-to-periastron conversion, against radvel and mpmath."""
 
+import re
+import warnings
+
 import jax
 import jax.numpy as jnp
 import mpmath
@@ -7,9 +10,11 @@ import numpy as np
 import pytest
 from test_kepler_reference import reference
 
+from diffkern import CheckError, KeplerSolver
 from diffkern.jit import count_compiles
 from diffkern.kepler import true_anomaly
-from diffkern.orbits import radial_velocity, time_of_periastron
+from diffkern.orbits import TimePrecisionWarning, max_cycles, radial_velocity, time_of_periastron
+from diffkern.precision import float64
 from diffkern.testing import check_grads
 
 radvel = pytest.importorskip("radvel")
@@ -105,4 +110,74 @@ def test_time_of_periastron_puts_conjunction_at_f_equal_pi_over_2_minus_omega(x6
     f = true_anomaly(2 * np.pi * (tc - tp) / period, ecc)
     np.testing.assert_allclose(np.cos(f), np.cos(np.pi / 2 - omega), atol=1e-12)
     np.testing.assert_allclose(np.sin(f), np.sin(np.pi / 2 - omega), atol=1e-12)
-    assert bool(jnp.isnan(time_of_periastron(tc, period, 1.0, 0.3)))
+    with pytest.raises(CheckError, match=r"time_of_periastron: ecc must be in \[0, 1\)"):
+        time_of_periastron(tc, period, 1.0, 0.3)
+
+
+# (argument index, bad value, message): every bad argument is named, never the mean anomaly.
+BAD = [
+    (0, np.nan, "t must be finite"),
+    (1, 0.0, "period must be finite and > 0"),
+    (1, -7.0, "period must be finite and > 0"),
+    (1, np.inf, "period must be finite and > 0"),
+    (2, -np.inf, "time_of_periastron must be finite"),
+    (3, 1.0, r"ecc must be in \[0, 1\)"),
+    (3, np.nan, r"ecc must be in \[0, 1\)"),
+    (4, np.nan, "omega must be finite"),
+    (4, np.inf, "omega must be finite"),
+    (5, -1.0, "semi_amplitude must be finite and >= 0"),
+    (5, np.nan, "semi_amplitude must be finite and >= 0"),
+    (1, 1e-30, r"\|t - time_of_periastron\| / period must be <"),
+]
+GOOD = (jnp.linspace(0.0, 10.0, 5), *map(jnp.asarray, (7.3, 2.1, 0.4, 1.2, 5.0)))
+_rv_jit = jax.jit(radial_velocity)
+
+
+@pytest.mark.parametrize("index, value, match", BAD)
+def test_bad_input_names_the_argument(index, value, match):
+    args = list(GOOD)
+    args[index] = jnp.full_like(args[index], value)
+    with pytest.raises(CheckError, match=f"^radial_velocity: {match}"):
+        radial_velocity(*args)
+    with pytest.raises(Exception, match=f"radial_velocity: {match}"):  # the caller's jit
+        jax.block_until_ready(_rv_jit(*args))
+
+
+def test_bad_input_raises_under_vmap_and_grad():
+    periods = jnp.asarray([7.3, -1.0])
+    with pytest.raises(Exception, match="period must be finite and > 0"):
+        rv = jax.vmap(lambda p: radial_velocity(GOOD[0], p, *GOOD[2:]))(periods)
+        jax.block_until_ready(rv)
+    with pytest.raises(CheckError, match="semi_amplitude must be finite and >= 0"):
+        jax.grad(lambda k: radial_velocity(*GOOD[:5], k).sum())(jnp.asarray(np.nan))
+
+
+def test_unchecked_solver_gives_nan_where_invalid():
+    quiet = KeplerSolver(check=False)
+    rv = radial_velocity(GOOD[0], jnp.asarray([7.3, -1.0])[:, None], *GOOD[2:], solver=quiet)
+    assert bool(jnp.all(jnp.isfinite(rv[0]))) and bool(jnp.all(jnp.isnan(rv[1])))
+
+
+def test_phase_bound_per_dtype(dtype):
+    bound = max_cycles(dtype)
+    assert bound == 2.0**-10 / np.finfo(dtype).eps  # 8192 in float32, 4.4e12 in float64
+    t = jnp.asarray([0.0, 0.5 * bound], dtype)
+    radial_velocity(t, jnp.asarray(1.0, dtype), 0.0, 0.1, 0.0, 1.0)  # within the bound
+    with pytest.raises(CheckError, match=re.escape(f"must be < {bound:.4g} in {np.dtype(dtype)}")):
+        radial_velocity(t * 4, jnp.asarray(1.0, dtype), 0.0, 0.1, 0.0, 1.0)
+
+
+def test_float32_bjd_times_warn_and_reduced_times_do_not():
+    t = np.array([2460000.3, 2460001.17])  # float64 on the host, float32 in the kernel
+    with float64(False):
+        with pytest.warns(TimePrecisionWarning, match="t rounded to float32 moves by up to"):
+            radial_velocity(t, 7.0, 2460000.0, 0.1, 0.3, 10.0)
+        with pytest.warns(TimePrecisionWarning, match="time_of_conjunction rounded"):
+            time_of_periastron(2457582.936, 0.369, 0.0, 1.0)
+        epoch = 2460000.0  # the recommended fix: subtract a reference epoch in float64
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            rv = radial_velocity(t - epoch, 7.0, 0.0, 0.1, 0.3, 10.0)
+    with float64():
+        expected = radial_velocity(t, 7.0, 2460000.0, 0.1, 0.3, 10.0)
+    np.testing.assert_allclose(rv, expected, rtol=0, atol=1e-4)  # was off by up to 3.8 m/s
