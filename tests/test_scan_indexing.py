@@ -74,3 +74,56 @@ def test_other_modes_and_axis():
 def test_static_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+INT_DTYPES = ["int8", "int16", "int32", "uint8", "uint16", "uint32"]
+LONG = jnp.arange(300.0)
+_take_long = jax.jit(lambda i: take(LONG, i))
+_window_long = jax.jit(lambda s: window(LONG, s, 50))
+
+
+@pytest.mark.parametrize("name", INT_DTYPES)
+def test_take_any_integer_dtype_over_its_whole_range(name):
+    info = np.iinfo(name)
+    # Every value of the small dtypes; the ends and the middle of the wide ones.
+    if info.bits <= 8:
+        wide = np.arange(info.min, info.max + 1)
+    else:
+        wide = np.linspace(info.min, info.max, 257).astype(np.int64)
+    extra = np.asarray([0, 1, 3, 299])
+    wide = np.unique(np.concatenate([wide, extra[extra <= info.max]]))
+    values = wide.astype(name)
+    ok = (wide >= -300) & (wide < 300)
+    np.testing.assert_array_equal(_take_long(jnp.asarray(values[ok])), np.arange(300.0)[wide[ok]])
+    for bad in values[~ok][:: max(1, int((~ok).sum()) // 4)]:
+        with pytest.raises(Exception, match=r"take: idx must be in \[-300, 300\)"):
+            jax.block_until_ready(_take_long(jnp.asarray(bad, name)))
+
+
+@pytest.mark.parametrize("name", INT_DTYPES)
+def test_other_modes_with_small_and_unsigned_indices(name):
+    info = np.iinfo(name)
+    values = np.asarray(
+        [info.min, -1 if info.min < 0 else 0, 3, min(299, info.max), info.max], name
+    )
+    wide = values.astype(np.int64)
+    wrap = take(LONG, jnp.asarray(values), mode="wrap")
+    np.testing.assert_array_equal(wrap, np.take(np.arange(300.0), wide, mode="wrap"))
+    clip = take(LONG, jnp.asarray(values), mode="clip")
+    np.testing.assert_array_equal(clip, np.arange(300.0)[np.clip(wide, 0, 299)])
+    fill = take(LONG, jnp.asarray(values), mode="fill")
+    inside = (wide >= -300) & (wide < 300)
+    np.testing.assert_array_equal(fill[inside], np.arange(300.0)[wide[inside]])
+    assert bool(jnp.all(jnp.isnan(fill[~inside])))
+
+
+@pytest.mark.parametrize("name", INT_DTYPES)
+def test_window_any_integer_dtype(name):
+    info = np.iinfo(name)
+    for start in sorted({info.min, 0, 7, min(info.max, 250), info.max}):
+        s = jnp.asarray(start, name)
+        if 0 <= start <= 250:
+            np.testing.assert_array_equal(_window_long(s), np.arange(start, start + 50.0))
+        else:
+            with pytest.raises(Exception, match=r"window: start must be in \[0, 250\]"):
+                jax.block_until_ready(_window_long(s))

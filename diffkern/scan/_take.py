@@ -3,10 +3,11 @@
 from typing import Literal
 
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Int, Shaped
+from jaxtyping import Array, ArrayLike, Integer, Shaped
 
 from diffkern._arrays import error_if
 from diffkern._checks import checked
+from diffkern.scan._index import wide_index
 
 _MODES = ("check", "clip", "wrap", "fill")
 
@@ -14,7 +15,7 @@ _MODES = ("check", "clip", "wrap", "fill")
 @checked
 def take(
     a: Shaped[ArrayLike, "..."],
-    idx: Int[ArrayLike, "*idx"],
+    idx: Integer[ArrayLike, "*idx"],
     *,
     axis: int = 0,
     mode: Literal["check", "clip", "wrap", "fill"] = "check",
@@ -23,7 +24,8 @@ def take(
     """``jnp.take(a, idx, axis)`` with an explicit policy for out-of-range indices.
 
     Valid indices are ``-n <= idx < n`` with ``n = a.shape[axis]`` (negative ones count from
-    the end, as in numpy). ``mode``:
+    the end, as in numpy), of any signed or unsigned integer dtype (widened before any
+    arithmetic, so ``int8(-1)`` is the last element of any length). ``mode``:
 
     * ``"check"`` (default): raise when any index is out of range: :class:`diffkern.CheckError`
       on the host after a call outside ``jit`` (the compiled program holds no callback),
@@ -42,6 +44,9 @@ def take(
     if not -a.ndim <= axis < a.ndim:
         raise ValueError(f"axis must be in [{-a.ndim}, {a.ndim}) for a of shape {a.shape}")
     n = a.shape[axis]
+    if mode == "wrap" and jnp.issubdtype(idx.dtype, jnp.unsignedinteger):
+        idx = idx % jnp.asarray(n, idx.dtype) if n <= jnp.iinfo(idx.dtype).max else idx
+    idx = wide_index(idx, n)
     if mode == "check":
         out = jnp.take(a, jnp.where(idx < 0, idx + n, idx), axis=axis, mode="clip")
         bad = (idx < -n) | (idx >= n)

@@ -4,16 +4,17 @@ from typing import Literal
 
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, ArrayLike, Int, Shaped
+from jaxtyping import Array, ArrayLike, Integer, Shaped
 
 from diffkern._arrays import error_if
 from diffkern._checks import checked
+from diffkern.scan._index import wide_index
 
 
 @checked
 def window(
     a: Shaped[ArrayLike, "..."],
-    start: Int[ArrayLike, ""],
+    start: Integer[ArrayLike, ""],
     size: int,
     *,
     axis: int = 0,
@@ -26,7 +27,8 @@ def window(
     ``0 <= start <= a.shape[axis] - size`` and otherwise raises (:class:`diffkern.CheckError`
     on the host after a call outside ``jit``; ``equinox.error_if`` inside ``jit``, ``vmap`` and
     ``scan``; ``diffkern.jit.set_value_checks("nan")`` returns NaN instead). ``mode="clip"``
-    keeps JAX's clamping, on purpose.
+    keeps JAX's clamping, on purpose. ``start`` may be of any integer dtype (signed or
+    unsigned; widened before any arithmetic).
     """
     a = jnp.asarray(a)
     start = jnp.asarray(start)
@@ -40,6 +42,7 @@ def window(
     n = a.shape[axis]
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= n:
         raise ValueError(f"size must be a static int in [0, {n}] (a.shape[{axis}]), got {size!r}")
+    start = wide_index(start, n)
     out = lax.dynamic_slice_in_dim(a, start, size, axis=axis)
     if mode == "clip":
         return out
