@@ -3,31 +3,62 @@
 Run the suite with ``pytest benchmarks --benchmark-only -o addopts=""`` (or ``diffkern bench``);
 ``-o addopts=""`` drops the test suite's run-time type checking, which would otherwise be timed.
 
+Each case repeats its timed rounds until their relative spread, IQR / median, is at most
+``diffkern.cli.bench.STABLE_SPREAD`` (after at least ``ROUNDS[MODE].min`` rounds), or until the
+mode's round or time budget is spent; the table marks a case whose spread is still larger as
+unstable and gives it no speedup.
+
 Modes, chosen by environment variables:
 
-- ``DIFFKERN_BENCH_QUICK=1``: the smallest size of each case, at most ``QUICK_MAX_TIME`` seconds
-  of timed rounds (and at least ``QUICK_MIN_ROUNDS``) per case (``diffkern bench --quick``).
+- ``DIFFKERN_BENCH_QUICK=1``: the smallest size of each case (or a size given for quick mode)
+  and a smaller round budget (``diffkern bench --quick``).
 - ``DIFFKERN_BENCH_SMOKE=1``: every case runs once at tiny sizes, one round, so CI catches rot.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import platform
-from typing import TypeVar
+import time
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 import jax
 import pytest
+from pytest_benchmark.stats import Stats
 
+from diffkern.cli.bench import STABLE_SPREAD
 from diffkern.jit import count_compiles
 
 SMOKE = os.environ.get("DIFFKERN_BENCH_SMOKE") == "1"
 QUICK = os.environ.get("DIFFKERN_BENCH_QUICK") == "1"
-QUICK_MAX_TIME = "0.2"
-QUICK_MIN_ROUNDS = 3
 T = TypeVar("T")
 MODE = "smoke" if SMOKE else "quick" if QUICK else "full"
+
+
+class Budget(NamedTuple):
+    """Rounds of one case: at least ``min``, then until stable or ``max`` rounds or ``seconds``."""
+
+    min: int
+    max: int
+    seconds: float
+
+
+#: Run-time cases (``bench``) and cold-call cases (``bench_compile``), per mode.
+ROUNDS = {
+    "full": Budget(7, 2000, 10.0),
+    "quick": Budget(5, 200, 0.6),
+    "smoke": Budget(1, 1, 0.0),
+}
+COMPILE_ROUNDS = {
+    "full": Budget(5, 15, 30.0),
+    "quick": Budget(1, 1, 0.0),
+    "smoke": Budget(1, 1, 0.0),
+}
+#: A round of a run-time case repeats a fast call until it lasts this long (timer resolution).
+MIN_ROUND_SECONDS = 2e-3
 
 
 def sizes(full: list[T], smoke: T = 64, quick: list[T] | None = None) -> list[T]:
@@ -43,11 +74,49 @@ def sizes(full: list[T], smoke: T = 64, quick: list[T] | None = None) -> list[T]
     return list(full)
 
 
-def pytest_configure(config):
-    # Runs before pytest-benchmark reads its options (its own hook is trylast).
-    if QUICK and not SMOKE:
-        config.option.benchmark_max_time = QUICK_MAX_TIME
-        config.option.benchmark_min_rounds = QUICK_MIN_ROUNDS
+def relative_spread(times: list[float]) -> float:
+    """IQR / median of round times (pytest-benchmark's quartiles, as in its JSON)."""
+    stats = Stats()
+    for t in times:
+        stats.update(t)
+    return stats.iqr / stats.median
+
+
+def time_rounds(
+    call: Callable[[], object], budget: Budget, *, setup: Callable[[], object] | None = None
+) -> list[float]:
+    """Seconds of successive ``call()`` rounds (``setup()`` before each, untimed), repeated until
+    the spread is at most ``STABLE_SPREAD`` or the budget is spent."""
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < budget.max:
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= budget.min and (
+            relative_spread(times) <= STABLE_SPREAD or time.perf_counter() - start >= budget.seconds
+        ):
+            break
+    return times
+
+
+def _measure(benchmark, call: Callable[[], object], budget: Budget, **kwargs) -> None:
+    """Time ``call`` in rounds (:func:`time_rounds`) and hand the times to pytest-benchmark as
+    its ``pedantic`` mode records them; with ``--benchmark-disable``, call it once."""
+    if not benchmark.enabled:
+        call()
+        return
+    iterations = kwargs.pop("iterations", 1)
+    times = time_rounds(call, budget, **kwargs)
+    benchmark._mode = "diffkern adaptive rounds"  # the fixture is used once, like pedantic
+    stats = benchmark._make_stats(iterations)
+    for t in times:
+        stats.update(t)
+    benchmark.extra_info.update(
+        spread=round(relative_spread(times), 4), stable_spread=STABLE_SPREAD
+    )
 
 
 def _version(dist: str) -> str:
@@ -89,10 +158,15 @@ def bench(benchmark):
     def run(fn, *args, group: str, library: str = "diffkern", **info):
         result = _block(fn(*args))  # warm-up: compile time is excluded from the timing
         _record(benchmark, group, library, info)
-        if SMOKE:
-            benchmark.pedantic(lambda: _block(fn(*args)), rounds=1, iterations=1)
-        else:
-            benchmark(lambda: _block(fn(*args)))
+        t0 = time.perf_counter()
+        _block(fn(*args))
+        iterations = max(1, min(1000, math.ceil(MIN_ROUND_SECONDS / (time.perf_counter() - t0))))
+
+        def call():
+            for _ in range(iterations):
+                _block(fn(*args))
+
+        _measure(benchmark, call, ROUNDS[MODE], iterations=iterations)
         return result
 
     return run
@@ -110,7 +184,7 @@ def bench_compile(benchmark):
     round; smoke mode one warm round after a warm-up call, so it only checks that the case runs.
     """
 
-    def run(fn, *args, group: str, library: str = "diffkern", rounds: int = 3, **info):
+    def run(fn, *args, group: str, library: str = "diffkern", **info):
         counts = []
 
         def cold_call():
@@ -121,11 +195,9 @@ def bench_compile(benchmark):
         _record(benchmark, group, library, info)
         if SMOKE:
             _block(fn(*args))  # every library gets a warm round, so smoke numbers stay alike
-            benchmark.pedantic(cold_call, rounds=1, iterations=1)
+            _measure(benchmark, cold_call, COMPILE_ROUNDS[MODE])
             return counts[-1]
-        benchmark.pedantic(
-            cold_call, setup=jax.clear_caches, rounds=1 if QUICK else rounds, iterations=1
-        )
+        _measure(benchmark, cold_call, COMPILE_ROUNDS[MODE], setup=jax.clear_caches)
         if min(c.compiles for c in counts) == 0:
             raise AssertionError(f"{group} [{library}]: a timed round did not compile")
         benchmark.extra_info.update(

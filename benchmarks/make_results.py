@@ -11,16 +11,19 @@ import argparse
 import json
 from pathlib import Path
 
-from diffkern.cli.bench import format_table, rows
+from diffkern.cli.bench import MIN_QUOTED_ROUNDS, STABLE_SPREAD, Time, format_table, legend, rows
 
-_METHOD = """\
+_METHOD = f"""\
 Each time is the median over rounds of one case. Every case calls its function once first
 (compilation excluded from run time), blocks on the result (`jax.block_until_ready`) inside each
-timed round, and checks diffkern's answer against the peer's before timing. pytest-benchmark
-picks the rounds (at least 5, about 1 s per case; `--quick`: at least 3, about 0.2 s).
-`compile ...` cases time a cold call (trace + compile + run) from cleared JAX caches instead.
-Speedup = best peer median / diffkern median (above 1: diffkern is faster). The machine may be
-shared and noisy: compare ratios from one run, not absolute times across machines."""
+timed round, and checks diffkern's answer against the peer's before timing. Rounds repeat until
+their spread (IQR / median) is at most {STABLE_SPREAD:.0%} or the case's budget is spent (full
+mode: 7 to 2000 rounds, about 10 s; `--quick`: 5 to 200 rounds, about 0.6 s). A time with a
+larger spread, or fewer than {MIN_QUOTED_ROUNDS} rounds, is unstable: its row shows `unstable`
+instead of a speedup and is not quoted. `compile ...` cases time a cold call (trace + compile +
+run) from cleared JAX caches instead (full mode: 5 to 15 rounds; `--quick`: one round, never
+quoted). Speedup = best peer median / diffkern median (above 1: diffkern is faster). The machine
+may be shared and noisy: compare ratios from one run, not absolute times across machines."""
 
 
 def _environment(data: dict) -> dict[str, str]:
@@ -45,16 +48,19 @@ def _environment(data: dict) -> dict[str, str]:
 
 
 def _peer_table(data: dict) -> str:
-    """diffkern's main variant against every peer and baseline of each case, not only the best."""
-    groups: dict[str, list[tuple[str, float]]] = {}
+    """diffkern's main variant against every peer and baseline of each case, not only the best;
+    only stable pairs get a speedup."""
+    groups: dict[str, list[tuple[str, Time]]] = {}
     for b in data.get("benchmarks", []):
-        groups.setdefault(b["group"], []).append((b["extra_info"]["library"], b["stats"]["median"]))
+        groups.setdefault(b["group"], []).append((b["extra_info"]["library"], Time.of(b)))
     lines = []
     for group, entries in groups.items():
         ours = dict(entries).get("diffkern")
-        for library, median in sorted(entries, key=lambda e: e[1]):
+        for library, peer in sorted(entries, key=lambda e: e[1].median):
             if ours is not None and not library.startswith("diffkern"):
-                lines.append(f"| {group} | {library} | {median / ours:.2f}x |")
+                stable = ours.stable and peer.stable
+                ratio = f"{peer.median / ours.median:.2f}x" if stable else "unstable"
+                lines.append(f"| {group} | {library} | {ratio} |")
     if not lines:
         return ""
     return (
@@ -117,7 +123,9 @@ python benchmarks/make_results.py bench.json
 
 {_METHOD}
 
-{format_table(rows(data), markdown=True)}{_peer_table(data)}{_memory_table(data)}
+{format_table(rows(data), markdown=True)}
+
+{legend()}.{_peer_table(data)}{_memory_table(data)}
 """
 
 

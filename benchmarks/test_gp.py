@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks.conftest import SMOKE, sizes
+from benchmarks.conftest import sizes
 from diffkern.gp import GaussianProcess, Matern32, log_probability_ragged
 from diffkern.precision import float64
 
@@ -59,12 +59,21 @@ def test_dense(bench, library, n, what):
             np.testing.assert_allclose(out[1], reference[1], rtol=1e-8)
 
 
+RAGGED_SERIES = sizes([40], smoke=8, quick=[6])[0]
+
+
 def _ragged_data():
     rng = np.random.default_rng(1)
-    lengths = rng.integers(50, 500, 8 if SMOKE else 40)
+    lengths = rng.integers(50, 500, RAGGED_SERIES)
     xs = [np.sort(rng.uniform(0, 50, n)) for n in lengths]
     ys = [np.sin(x) + 0.1 * rng.normal(size=x.size) for x in xs]
     return xs, ys
+
+
+@jax.jit  # one program per length, shared by the cases below (each checks against it)
+def _tinygp_single(x, y):
+    kernel = 1.5 * tinygp.kernels.Matern32(2.0)
+    return tinygp.GaussianProcess(kernel, x, diag=0.01).log_probability(y)
 
 
 @pytest.mark.parametrize("library", ["diffkern", "diffkern:cholesky", "tinygp"])
@@ -72,11 +81,6 @@ def test_ragged(bench, library):
     with float64():
         xs, ys = _ragged_data()
         kernel = 1.5 * Matern32(2.0)
-        single = jax.jit(
-            lambda x, y: tinygp.GaussianProcess(
-                1.5 * tinygp.kernels.Matern32(2.0), x, diag=0.01
-            ).log_probability(y)
-        )
 
         solver = "cholesky" if library == "diffkern:cholesky" else "auto"  # auto: quasisep
 
@@ -84,7 +88,7 @@ def test_ragged(bench, library):
             return log_probability_ragged(kernel, xs, ys, [0.01] * len(xs), solver=solver)
 
         def theirs():
-            return jnp.stack([single(x, y) for x, y in zip(xs, ys, strict=True)])
+            return jnp.stack([_tinygp_single(x, y) for x, y in zip(xs, ys, strict=True)])
 
         reference = theirs()
         out = bench(

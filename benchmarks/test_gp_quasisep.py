@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks.conftest import sizes
+from benchmarks.conftest import MODE, sizes
 from diffkern.gp import Matern32, Quasisep
 from diffkern.precision import float64
 
@@ -56,9 +56,17 @@ def _x64():
         yield
 
 
+# Quick mode leaves out the parallel-in-time variant on the CPU, where it is slower and its
+# gradient is the longest compile of the suite; it is for accelerators.
+QUICK_LIBRARIES = [lib for lib in FUNCTIONS if lib != "diffkern:parallel"]
+
+
 @pytest.mark.parametrize("n", sizes([1_000, 10_000, 100_000, 1_000_000]))
 @pytest.mark.parametrize("what", ["value", "value+grad"])
-@pytest.mark.parametrize("library", list(FUNCTIONS))
+@pytest.mark.parametrize(
+    "library",
+    QUICK_LIBRARIES if MODE == "quick" and jax.default_backend() == "cpu" else list(FUNCTIONS),
+)
 def test_quasisep_matern32(bench, library, what, n):
     if not library.startswith("diffkern"):
         pytest.importorskip(library)
@@ -74,7 +82,7 @@ def test_quasisep_matern32(bench, library, what, n):
         np.testing.assert_allclose(grad, reference[1], rtol=1e-8)
 
 
-@pytest.mark.parametrize("n", sizes([10_000, 100_000]))
+@pytest.mark.parametrize("n", sizes([10_000, 100_000], quick=[1_000]))
 def test_quasisep_matern32_celerite2(bench, n):
     celerite2 = pytest.importorskip("celerite2")
     t, y = _data(n)
@@ -92,7 +100,7 @@ def test_quasisep_matern32_celerite2(bench, n):
 
 
 @pytest.mark.filterwarnings("ignore:.*x64")  # celerite2.jax warns at import when x64 is off
-@pytest.mark.parametrize("n", sizes([10_000, 100_000]))
+@pytest.mark.parametrize("n", sizes([10_000, 100_000], quick=[1_000]))
 @pytest.mark.parametrize("what", ["value", "value+grad"])
 def test_quasisep_matern32_celerite2_jax(bench, what, n):
     pytest.importorskip("celerite2")

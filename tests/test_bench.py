@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,12 @@ from diffkern.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _entry(group: str, library: str, median: float, device: str = "cpu") -> dict:
+def _entry(group: str, library: str, median: float, spread: float = 0.02, rounds: int = 9) -> dict:
     return {
         "group": group,
         "name": f"test[{library}]",
-        "extra_info": {"library": library, "device": device, "version": "1.0", "jax": "0.0"},
-        "stats": {"median": median, "rounds": 5},
+        "extra_info": {"library": library, "device": "cpu", "version": "1.0", "jax": "0.0"},
+        "stats": {"median": median, "iqr": spread * median, "rounds": rounds},
     }
 
 
@@ -42,7 +43,9 @@ SYNTHETIC = {
     ],
 }
 SYNTHETIC["benchmarks"][6]["extra_info"].update(temp_bytes=2_048_000_000, total_bytes=3_100_000)
-KEPLER_ROW = "| kepler value float64 N=1000 | 2 ms | exoplanet-core | 4 ms | 2.00x | cpu |"
+KEPLER_ROW = (
+    "| kepler value float64 N=1000 | 2 ms | 2.0% | exoplanet-core | 4 ms | 2.0% | 2.00x | cpu |"
+)
 
 
 def test_rows_pick_the_fastest_peer_and_split_diffkern_variants():
@@ -56,7 +59,12 @@ def test_rows_pick_the_fastest_peer_and_split_diffkern_variants():
         "baseline only",
     ]
     kepler = by_case["kepler value float64 N=1000"]
-    assert (kepler.peer, kepler.peer_time, kepler.diffkern) == ("exoplanet-core", 4e-3, 2e-3)
+    assert (kepler.peer, kepler.peer_time.median, kepler.diffkern.median) == (
+        "exoplanet-core",
+        4e-3,
+        2e-3,
+    )
+    assert kepler.diffkern.spread == pytest.approx(0.02) and kepler.diffkern.rounds == 9
     assert kepler.speedup == pytest.approx(2.0)
     assert by_case["scan N=1000 [associative]"].speedup == pytest.approx(2.0)
     assert by_case["checkpoint N=10"].peer is None
@@ -68,18 +76,54 @@ def test_rows_pick_the_fastest_peer_and_split_diffkern_variants():
 def test_format_table_text_and_markdown():
     text = _bench.format_table(_bench.rows(SYNTHETIC))
     lines = text.splitlines()
-    assert lines[0].split() == ["case", "diffkern", "best", "peer", "peer", "time", "speedup"] + [
-        "device"
+    assert lines[0].split() == ["case", "diffkern", "spread", "best", "peer", "peer", "time"] + [
+        "spread",
+        "speedup",
+        "device",
     ]
-    assert "2 ms  exoplanet-core" in lines[1] and "2.00x" in lines[1] and lines[1].endswith("cpu")
+    row = ["2", "ms", "2.0%", "exoplanet-core", "4", "ms", "2.0%", "2.00x", "cpu"]
+    assert lines[1].split()[4:] == row
     assert "3 s" in text and "7 ns" in text
     markdown = _bench.format_table(_bench.rows(SYNTHETIC), markdown=True).splitlines()
-    assert markdown[0] == "| case | diffkern | best peer | peer time | speedup | device |"
-    assert (
-        markdown[2]
-        == "| kepler value float64 N=1000 | 2 ms | exoplanet-core | 4 ms | 2.00x | cpu |"
+    assert markdown[0] == (
+        "| case | diffkern | spread | best peer | peer time | spread | speedup | device |"
     )
+    assert markdown[2] == KEPLER_ROW
     assert len(markdown) == 2 + 5
+
+
+NOISY = {
+    "benchmarks": [
+        # Stable on both sides: quoted.
+        _entry("quiet", "diffkern", 1e-3, spread=0.05),
+        _entry("quiet", "peer", 3e-3, spread=0.09),
+        # The fastest peer is noisy (IQR 50% of its median): no ratio, even against a slower
+        # stable peer, which would overstate diffkern's lead.
+        _entry("noisy peer", "diffkern", 1e-3),
+        _entry("noisy peer", "tinygp", 0.5e-3, spread=0.5),
+        _entry("noisy peer", "slow", 9e-3),
+        # diffkern's own time is noisy.
+        _entry("noisy ours", "diffkern", 1e-3, spread=0.11),
+        _entry("noisy ours", "peer", 2e-3),
+        # Quiet, but too few rounds to know (a one-round compile case of quick mode).
+        _entry("one round", "diffkern", 1.0, spread=0.0, rounds=1),
+        _entry("one round", "peer", 2.0, spread=0.0, rounds=1),
+    ]
+}
+
+
+def test_unstable_rows_are_marked_and_get_no_speedup():
+    table = {r.case: r for r in _bench.rows(NOISY)}
+    assert table["quiet"].speedup == pytest.approx(3.0) and not table["quiet"].unstable
+    for case in ("noisy peer", "noisy ours", "one round"):
+        assert table[case].unstable and table[case].speedup is None, case
+    assert table["noisy peer"].peer == "tinygp"
+    text = _bench.format_table(list(table.values())).splitlines()
+    assert text[1].split()[-2:] == ["3.00x", "cpu"]
+    assert "50%" in text[2] and text[2].split()[-2:] == ["unstable", "cpu"]
+    assert "11%" in text[3] and text[3].split()[-2:] == ["unstable", "cpu"]
+    assert "1 round" in text[4] and text[4].split()[-2:] == ["unstable", "cpu"]
+    assert f"{_bench.STABLE_SPREAD:.0%}" in _bench.legend()
 
 
 @pytest.mark.parametrize(
@@ -164,6 +208,11 @@ def test_make_results_renders_environment_and_table(tmp_path):
     assert KEPLER_ROW in text
     assert "| checkpoint N=10 | 2.05 GB | 3.1 MB |" in text
     assert "| kepler value float64 N=1000 | jaxoplanet | 3.00x |" in text
+    source.write_text(json.dumps(NOISY))
+    assert make_results.main([str(source), "-o", str(tmp_path / "RESULTS.md")]) == 0
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| quiet | peer | 3.00x |" in text and "| noisy peer | tinygp | unstable |" in text
+    assert "| noisy peer | slow | 9.00x |" in text  # both stable: this pair is quoted
 
 
 TINY_BENCHMARK = """
@@ -216,8 +265,43 @@ def test_smoke_run_through_the_cli(tiny_suite):
     assert {b["stats"]["rounds"] for b in data["benchmarks"]} == {1}
 
 
-def test_quick_run_keeps_the_smallest_size_and_caps_rounds(tiny_suite):
-    _, data = _run_cli(tiny_suite, "--quick", DIFFKERN_BENCH_SMOKE="0")
+def test_quick_run_keeps_the_smallest_size_and_repeats_until_stable(tiny_suite):
+    process, data = _run_cli(tiny_suite, "--quick", DIFFKERN_BENCH_SMOKE="0")
     assert {b["group"] for b in data["benchmarks"]} == {"sum N=1000"}
-    assert {b["options"]["max_time"] for b in data["benchmarks"]} == {0.2}
-    assert {b["options"]["min_rounds"] for b in data["benchmarks"]} == {3}
+    budget = _bench_conftest().ROUNDS["quick"]
+    for b in data["benchmarks"]:
+        stats, info = b["stats"], b["extra_info"]
+        assert budget.min <= stats["rounds"] <= budget.max
+        assert info["spread"] == pytest.approx(stats["iqr"] / stats["median"], abs=1e-4)
+    assert "spread = IQR / median" in process.stdout
+
+
+def _bench_conftest():
+    spec = importlib.util.spec_from_file_location("bench_conftest", ROOT / "benchmarks/conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("durations", "seconds", "rounds"),
+    [
+        ([1.0, 1.01, 0.99, 1.0, 1.02, 9.0], 10.0, 5),  # stable at the minimum: stops there
+        ([1.0, 3.0] * 10, 10.0, 6),  # noisy: stops when 10 s are spent, still unstable
+        ([1.0, 3.0] * 2 + [1.0] * 30, 100.0, 10),  # quiets down: stops once the spread is small
+    ],
+)
+def test_rounds_repeat_until_stable_or_the_budget_is_spent(monkeypatch, durations, seconds, rounds):
+    conftest = _bench_conftest()
+    now, calls = [0.0], iter(durations)
+
+    def call():
+        now[0] += next(calls)
+
+    monkeypatch.setattr(conftest, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    times = conftest.time_rounds(call, conftest.Budget(5, 100, seconds))
+    assert times == pytest.approx(durations[:rounds])
+    stable = conftest.relative_spread(times) <= _bench.STABLE_SPREAD
+    assert stable == (rounds != 6)
+    if rounds > 5 and stable:
+        assert conftest.relative_spread(times[:-1]) > _bench.STABLE_SPREAD

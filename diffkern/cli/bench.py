@@ -5,7 +5,9 @@ The suite (pytest-benchmark tests) is not part of the installed package: it is t
 ``$DIFFKERN_BENCHMARKS``, else next to the package in a source checkout (editable install).
 This command runs it in a child ``pytest`` process on the default JAX device, shows progress,
 and summarises the pytest-benchmark JSON as one row per case (benchmark group): diffkern's
-median time, the fastest peer's median time, and ``speedup = peer / diffkern``.
+median time, the fastest peer's median time, the spread (IQR / median) of each, and
+``speedup = peer / diffkern``, given only when both times are stable: at least
+``MIN_QUOTED_ROUNDS`` rounds with a spread of at most ``STABLE_SPREAD``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import re
 import subprocess
@@ -26,6 +29,10 @@ _PROGRESS = re.compile(rf"^(\S+::\S+) ({_STATUS})\b(.*?)(\[ *\d+%\])?$")
 _COLLECTED = re.compile(r"collected (\d+) items?")
 _REPORT_START = re.compile(r"^=+ (FAILURES|ERRORS|short test summary info) =+$")
 
+#: A time is quoted (given a speedup) when its rounds' IQR / median is at most this ...
+STABLE_SPREAD = 0.10
+#: ... over at least this many rounds.
+MIN_QUOTED_ROUNDS = 5
 #: Environment variable naming the benchmark directory when ``--benchmarks`` is not given.
 ENV = "DIFFKERN_BENCHMARKS"
 _CHECKOUT = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -40,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smallest size of each case and few rounds (under 2 minutes on 2 CPU cores)",
+        help="smallest size of each case, a smaller round budget, and on a CPU no "
+        "parallel-in-time GP (about 2 minutes on 2 CPU cores)",
     )
     parser.add_argument(
         "--only",
@@ -102,28 +110,59 @@ def select(directory: Path, only: str | None) -> list[Path]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Time:
+    """A median over rounds in seconds, with its spread (IQR / median) and round count."""
+
+    median: float
+    spread: float
+    rounds: int
+
+    @classmethod
+    def of(cls, entry: dict) -> Time:
+        """From one benchmark of a pytest-benchmark JSON document."""
+        stats = entry["stats"]
+        median = stats["median"]
+        spread = stats.get("iqr", 0.0) / median if median > 0 else math.inf
+        return cls(median, spread, stats["rounds"])
+
+    @property
+    def stable(self) -> bool:
+        """Enough rounds, with a spread small enough to quote."""
+        return self.rounds >= MIN_QUOTED_ROUNDS and self.spread <= STABLE_SPREAD
+
+
+@dataclasses.dataclass(frozen=True)
 class Row:
-    """One case of the table; times are medians in seconds, ``None`` where absent."""
+    """One case of the table; ``None`` where a side is absent."""
 
     case: str
-    diffkern: float | None
+    diffkern: Time | None
     peer: str | None
-    peer_time: float | None
+    peer_time: Time | None
     device: str
 
     @property
     def speedup(self) -> float | None:
-        """Best peer median over diffkern median: above 1 means diffkern is faster."""
+        """Best peer median over diffkern median (above 1: diffkern is faster), only when both
+        times are stable."""
         if self.diffkern is None or self.peer_time is None:
             return None
-        return self.peer_time / self.diffkern
+        if not (self.diffkern.stable and self.peer_time.stable):
+            return None
+        return self.peer_time.median / self.diffkern.median
+
+    @property
+    def unstable(self) -> bool:
+        """A time of the row is too spread (or has too few rounds) to quote."""
+        return any(t is not None and not t.stable for t in (self.diffkern, self.peer_time))
 
 
 def rows(data: dict) -> list[Row]:
     """Rows from a pytest-benchmark JSON document, in run order.
 
     Each group is one case; libraries named ``diffkern`` or ``diffkern:VARIANT`` are diffkern's
-    (one row per variant), every other library is a peer, and the fastest peer is shown.
+    (one row per variant), every other library is a peer, and the fastest peer (by median,
+    stable or not) is shown.
     """
     groups: dict[str, list[dict]] = {}
     for b in data.get("benchmarks", []):
@@ -135,14 +174,14 @@ def rows(data: dict) -> list[Row]:
             library = b["extra_info"].get("library", "diffkern")
             (ours if library.split(":")[0] == "diffkern" else peers).append((library, b))
         best = min(peers, key=lambda p: p[1]["stats"]["median"], default=None)
-        peer, peer_time = (best[0], best[1]["stats"]["median"]) if best else (None, None)
+        peer, peer_time = (best[0], Time.of(best[1])) if best else (None, None)
         for library, b in ours or [("", None)]:
             variant = library.partition(":")[2]
             source = b if b is not None else best[1]
             table.append(
                 Row(
                     case=f"{group} [{variant}]" if variant else group,
-                    diffkern=b["stats"]["median"] if b is not None else None,
+                    diffkern=Time.of(b) if b is not None else None,
                     peer=peer,
                     peer_time=peer_time,
                     device=str(source["extra_info"].get("device", "?")),
@@ -161,28 +200,55 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def format_spread(t: Time | None) -> str:
+    """The spread as a percentage (``3.4%``, ``50%``); fewer than ``MIN_QUOTED_ROUNDS`` rounds
+    say so instead (``1 round``)."""
+    if t is None:
+        return "-"
+    if t.rounds < MIN_QUOTED_ROUNDS:
+        return f"{t.rounds} round" + "s" * (t.rounds != 1)
+    percent = 100 * t.spread
+    return f"{percent:.0f}%" if percent >= 10 else f"{percent:.1f}%"
+
+
 def format_table(table: list[Row], *, markdown: bool = False) -> str:
-    """The rows as an aligned text table, or as a Markdown table."""
-    header = ["case", "diffkern", "best peer", "peer time", "speedup", "device"]
+    """The rows as an aligned text table, or as a Markdown table.
+
+    A row whose diffkern or peer time is not stable shows ``unstable`` instead of a speedup.
+    """
+    header = ["case", "diffkern", "spread", "best peer", "peer time", "spread", "speedup"]
+    header.append("device")
     cells = [
         [
             r.case,
-            format_seconds(r.diffkern),
+            format_seconds(r.diffkern and r.diffkern.median),
+            format_spread(r.diffkern),
             r.peer or "-",
-            format_seconds(r.peer_time),
-            "-" if r.speedup is None else f"{r.speedup:.2f}x",
+            format_seconds(r.peer_time and r.peer_time.median),
+            format_spread(r.peer_time),
+            "unstable" if r.unstable else "-" if r.speedup is None else f"{r.speedup:.2f}x",
             r.device,
         ]
         for r in table
     ]
     if markdown:
-        lines = [header, ["---", "---:", "---", "---:", "---:", "---"], *cells]
-        return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+        rule = ["---", "---:", "---:", "---", "---:", "---:", "---:", "---"]
+        return "\n".join("| " + " | ".join(line) + " |" for line in [header, rule, *cells])
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-    align = [str.ljust, str.rjust, str.ljust, str.rjust, str.rjust, str.ljust]
+    align = [str.ljust, str.rjust, str.rjust, str.ljust, str.rjust, str.rjust, str.rjust]
+    align.append(str.ljust)
     return "\n".join(
         "  ".join(a(c, w) for a, c, w in zip(align, line, widths, strict=True)).rstrip()
         for line in [header, *cells]
+    )
+
+
+def legend() -> str:
+    """What the table's columns mean, printed under it."""
+    return (
+        f"median times; spread = IQR / median of the rounds; speedup = best peer / diffkern "
+        f"(above 1: diffkern is faster), given only when both times are stable (spread <= "
+        f"{STABLE_SPREAD:.0%} over >= {MIN_QUOTED_ROUNDS} rounds), else 'unstable'"
     )
 
 
@@ -250,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
             table = rows(json.load(f))
     print()
     print(format_table(table) if table else "no benchmark results")
-    print("\nmedian times; speedup = best peer / diffkern (above 1: diffkern is faster)")
+    print(f"\n{legend()}")
     if args.json:
         print(f"pytest-benchmark JSON: {args.json}")
     return rc
