@@ -57,7 +57,7 @@ BAD_DATA = {
     "bad header": ("time rv err tel\n" + ROWS, "line 1: expected the header"),
     "short row": (HEADER + ROWS + "2450100 1.0 1.0\n", "line 14: expected 4 columns"),
     "not a number": (HEADER + ROWS + "2450100 abc 1.0 X\n", "line 14: time, mnvel and errvel"),
-    "NaN": (HEADER + "2450100 nan 1.0 X\n" + ROWS, "line 2: mnvel must be finite, got"),
+    "NaN": (HEADER + "2450100 nan 1.0 X\n" + ROWS, "line 2: non-finite value in mnvel (got"),
     "negative error": (HEADER + ROWS + "2450100 1.0 -1.0 X\n", "line 14: errvel must be > 0"),
     "too few rows": (HEADER + ROWS[:40], "needs at least 12 rows, got"),
     "repeated times": (HEADER + ROWS + ROWS.splitlines()[0] + "\n", "repeated observation times"),

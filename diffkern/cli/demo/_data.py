@@ -15,6 +15,7 @@ __all__ = ["RVData", "load_rv", "K2_131"]
 
 K2_131 = "k2-131.txt"
 _COLUMNS = ("time", "mnvel", "errvel", "tel")
+_STARS = {K2_131: "K2-131"}
 
 
 class RVData(eqx.Module):
@@ -37,6 +38,11 @@ class RVData(eqx.Module):
     instruments: tuple[str, ...] = eqx.field(static=True)
     epoch: float = eqx.field(static=True)
     source: str = eqx.field(static=True)
+
+    @property
+    def name(self) -> str:
+        """The star's name: K2-131 for the shipped table, else the file name without suffix."""
+        return _STARS.get(Path(self.source).name, Path(self.source).stem)
 
 
 def _read_text(path: str | Path | None) -> tuple[str, str]:
@@ -81,8 +87,8 @@ def _parse(text: str, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         bad = [name for name, v in zip(_COLUMNS[:3], values, strict=True) if not math.isfinite(v)]
         if bad:
             raise ValueError(
-                f"data file {source}: line {number}: {', '.join(bad)} must be finite, "
-                f"got {' '.join(fields[:3])}"
+                f"data file {source}: line {number}: non-finite value in {', '.join(bad)} "
+                f"(got {' '.join(fields[:3])})"
             )
         if values[2] <= 0:
             raise ValueError(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["planet_mass", "summary_rows", "table", "write_json"]
+__all__ = ["at_bound", "planet_mass", "summary_rows", "table", "write_json"]
 
 _G = 6.67430e-11  # m^3 kg^-1 s^-2
 _M_SUN = 1.98841e30  # kg
@@ -26,10 +26,20 @@ def planet_mass(
     return k * factor / _M_EARTH
 
 
+def at_bound(value: float, sd: float, draws: np.ndarray) -> bool:
+    """A non-negative quantity (every draw >= 0) whose MAP lies within one Laplace sd of 0: the
+    Gaussian approximation is wrong there (its interval crosses the bound)."""
+    return bool(np.all(draws >= 0)) and value < sd
+
+
 def summary_rows(
     best: dict[str, float], draws: dict[str, np.ndarray], nuts: dict[str, np.ndarray] | None
 ) -> list[dict]:
-    """One row per quantity: MAP value, Laplace sd, and NUTS mean and sd when available."""
+    """One row per quantity: MAP value, Laplace sd, and NUTS mean and sd when available.
+
+    A quantity at its bound (:func:`at_bound`) gets ``at_bound`` and ``upper_95``, the 95th
+    percentile of the NUTS samples (else of the Laplace draws), named in ``upper_from``.
+    """
     draws = dict(draws, **{"M sin i [M_earth]": planet_mass(draws["K [m/s]"], draws["P [d]"])})
     best = dict(best, **{"M sin i [M_earth]": float(planet_mass(best["K [m/s]"], best["P [d]"]))})
     if nuts is not None:
@@ -40,6 +50,11 @@ def summary_rows(
         if nuts is not None:
             row["nuts_mean"] = float(np.mean(nuts[name]))
             row["nuts_sd"] = float(np.std(nuts[name]))
+        row["at_bound"] = at_bound(row["map"], row["laplace_sd"], draws[name])
+        if row["at_bound"]:
+            samples, source = (draws[name], "Laplace") if nuts is None else (nuts[name], "NUTS")
+            row["upper_95"] = float(np.percentile(samples, 95))
+            row["upper_from"] = source
         rows.append(row)
     return rows
 
@@ -49,13 +64,23 @@ def _fmt(x: float, sd: float) -> str:
     return f"{x:.{digits}f} +/- {sd:.{digits}f}"
 
 
+def _fmt_map(row: dict) -> str:
+    if row["at_bound"]:
+        return f"{row['map']:.2f}, at bound (< {row['upper_95']:.3g}, 95% {row['upper_from']})"
+    return _fmt(row["map"], row["laplace_sd"])
+
+
 def table(rows: list[dict]) -> str:
-    """A plain-text table of the rows of :func:`summary_rows`."""
+    """A plain-text table of the rows of :func:`summary_rows`; a quantity at its bound shows
+    its 95% upper limit instead of the Laplace sd, which does not describe it."""
     has_nuts = "nuts_mean" in rows[0]
-    header = f"{'parameter':<24} {'MAP +/- Laplace':>32}" + (f" {'NUTS':>32}" if has_nuts else "")
+    width = max(32, *(len(_fmt_map(row)) for row in rows))
+    header = f"{'parameter':<24} {'MAP +/- Laplace':>{width}}" + (
+        f" {'NUTS':>32}" if has_nuts else ""
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
-        line = f"{row['name']:<24} {_fmt(row['map'], row['laplace_sd']):>32}"
+        line = f"{row['name']:<24} {_fmt_map(row):>{width}}"
         if has_nuts:
             line += f" {_fmt(row['nuts_mean'], row['nuts_sd']):>32}"
         lines.append(line)
