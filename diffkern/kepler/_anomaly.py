@@ -14,8 +14,10 @@ def eccentric_anomaly(
 ) -> Float[Array, "*batch"]:
     """Eccentric anomaly ``E`` in [0, 2 pi) solving ``M = E - e sin E``.
 
-    ``mean_anomaly`` is any real (wrapped mod 2 pi) and ``0 <= ecc < 1``, broadcast against each
-    other; integers are promoted and the result follows the inputs' floating dtype. Derivatives
+    ``mean_anomaly`` is real with ``|M| <= 8192 pi`` in float32 or ``2^34 pi`` in float64
+    (reduced mod 2 pi exactly; larger values raise :class:`diffkern.CheckError`) and
+    ``0 <= ecc < 1``, broadcast against each other; integers are promoted, complex inputs raise
+    ``TypeError``, and the result follows the inputs' floating dtype. Derivatives
     are exact: ``dE/dM = 1 / (1 - e cos E)``, ``dE/de = sin E / (1 - e cos E)``.
     """
     return _DEFAULT(mean_anomaly, ecc)

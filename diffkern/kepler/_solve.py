@@ -3,7 +3,8 @@
 Kepler's equation ``M = E - e sin E`` is solved for any real ``M`` and ``0 <= e < 1``:
 
 1. ``M`` is reduced to ``m`` in [-pi, pi] (Cody-Waite, so ``M`` near ``2 pi k`` keeps all its
-   digits) and ``|m|`` solved; ``E(-m) = -E(m)``, and ``E`` is returned in [0, 2 pi).
+   digits, exact for ``|M| <= 2 pi MAX_CYCLES[dtype]``) and ``|m|`` solved; ``E(-m) = -E(m)``,
+   and ``E`` is returned in [0, 2 pi).
 2. Markley's starter, then ``num_iter`` corrections of the chosen order, evaluated without
    cancellation (see :mod:`diffkern.kepler._steps`).
 3. ``cos f = (cos E - e) / (1 - e cos E)``, ``sin f = sqrt(1 - e^2) sin E / (1 - e cos E)``,
@@ -23,13 +24,19 @@ from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, Float
 
-from diffkern.kepler._constants import split_pi
+from diffkern.kepler._constants import MAX_CYCLES, split_pi
 from diffkern.kepler._starter import markley_starter
 from diffkern.kepler._steps import State, correction, rotate
 from diffkern.kepler._trig import sincos
+
+#: The largest ``|M|`` reduced exactly, per dtype (about 2.6e4 in float32, 5.4e10 in float64).
+MAX_MEAN_ANOMALY = {
+    name: float(np.asarray(2 * math.pi * cycles, name)) for name, cycles in MAX_CYCLES.items()
+}
 
 #: ``(E, sin E, cos E, sin f, cos f, 1 - e cos E)``.
 Solution = tuple[Float[Array, "*b"], ...]
@@ -41,9 +48,11 @@ _CPU_BLOCK = 4096
 
 def _reduce(mean_anomaly: Float[Array, "*b"]) -> Float[Array, "*b"]:
     """``M - 2 pi k`` in [-pi, pi]; ``2 pi`` is split so the result keeps its relative accuracy."""
-    hi, mid, lo = split_pi(Fraction(2), mean_anomaly.dtype.name)
-    k = jnp.round(mean_anomaly * (1 / (hi + mid + lo)))
-    return ((mean_anomaly - k * hi) - k * mid) - k * lo
+    parts = split_pi(Fraction(2), mean_anomaly.dtype.name)
+    k = jax.lax.round(mean_anomaly * (1 / (2 * math.pi)), jax.lax.RoundingMethod.TO_NEAREST_EVEN)
+    for part in parts:
+        mean_anomaly = mean_anomaly - k * part
+    return mean_anomaly
 
 
 def _solve_elementwise(
@@ -64,11 +73,14 @@ def _solve_elementwise(
     inv_slope = 1 / slope
     sin_f = jnp.sqrt(one_minus_ecc * (1 + ecc)) * state.sin * inv_slope
     cos_f = (one_minus_ecc - state.versine) * inv_slope
+    # 2 pi - E for a tiny E rounds to 2 pi: the largest float below 2 pi keeps E in [0, 2 pi).
+    two_pi = np.asarray(2 * math.pi, m.dtype)
+    below_two_pi = np.nextafter(two_pi, np.zeros_like(two_pi))
     return (
-        jnp.where(negative, 2 * math.pi - state.E, state.E),
-        jnp.where(negative, -state.sin, state.sin),
+        jnp.minimum(jax.lax.select(negative, 2 * math.pi - state.E, state.E), below_two_pi),
+        jax.lax.select(negative, -state.sin, state.sin),
         state.cos,
-        jnp.where(negative, -sin_f, sin_f),
+        jax.lax.select(negative, -sin_f, sin_f),
         cos_f,
         slope,
     )

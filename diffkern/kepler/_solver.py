@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import broadcast_floats, error_if, platform, to_device
 from diffkern._checks import checked
-from diffkern.kepler._solve import solve
+from diffkern.kepler._solve import MAX_MEAN_ANOMALY, solve
 from diffkern.kepler._steps import METHODS
 
 #: What ``method="auto"`` picks: the cheapest step that meets the documented accuracy.
@@ -41,13 +42,18 @@ class KeplerSolver(eqx.Module):
 
     * ``"auto"`` (default): ``"order5"`` in float64, ``"newton"`` in float32. One step reaches
       ``|E - E*| <= 1e-14`` rad in float64 (measured 9e-16) and ``<= 2e-6`` rad in float32
-      (measured 5e-7) for all ``M`` and ``0 <= e <= 1 - 1e-9``.
+      (measured 5e-7) for all ``M`` in range and ``0 <= e <= 1 - 1e-9``.
     * ``"newton"``, ``"halley"``, ``"order4"``, ``"order5"``: steps of order 2 to 5, each the
       truncated series reversion of Kepler's equation about the current estimate (one division).
 
+    ``M`` is reduced mod 2 pi exactly (to the last bit) for ``|M| <= 8192 pi`` (about 2.6e4)
+    in float32 and ``|M| <= 2^34 pi`` (about 5.4e10) in float64, and rejected past that (a
+    float32 ``M`` near 1e4 is itself only known to 5e-4 rad). ``E`` and ``f`` are always in
+    [0, 2 pi). Complex inputs raise ``TypeError``.
+
     ``check=True`` (default) validates values in the compiled program: ``e`` outside [0, 1) or
-    a non-finite ``M`` raises :class:`diffkern.CheckError` on the host after a call outside
-    ``jit``, or through ``equinox.error_if`` inside the caller's ``jit`` (in
+    ``M`` non-finite or out of range raises :class:`diffkern.CheckError` on the host after a
+    call outside ``jit``, or through ``equinox.error_if`` inside the caller's ``jit`` (in
     ``diffkern.jit.set_value_checks("nan")`` mode the whole result is NaN instead).
     ``check=False`` skips the check; invalid elements then come out as NaN, never as a silent
     number.
@@ -71,6 +77,13 @@ class KeplerSolver(eqx.Module):
             raise TypeError(f"check must be a bool, got {type(self.check).__name__}")
 
     def _solve(self, mean_anomaly: Real[ArrayLike, "*m"], ecc: Real[ArrayLike, "*e"]):
+        for name, x in (("mean_anomaly", mean_anomaly), ("ecc", ecc)):
+            if jnp.issubdtype(jnp.result_type(x), jnp.complexfloating):
+                raise TypeError(f"{name} must be real, got {jnp.result_type(x)}")
+        if _staged(mean_anomaly, ecc):
+            # Inside the caller's jit the check is traced at its level around a scalar, and no
+            # nested program is built (less to trace and compile).
+            return _solution(self, mean_anomaly, ecc, platform(mean_anomaly, ecc))
         mean_anomaly, ecc = to_device(mean_anomaly, ecc)
         return _checked_solve(self, mean_anomaly, ecc, platform(mean_anomaly, ecc))
 
@@ -92,22 +105,34 @@ class KeplerSolver(eqx.Module):
         return KeplerResult(E, sin_E, cos_E, sin_f, cos_f)
 
 
-# One compiled program per (configuration, shape, dtype), so that calls outside ``jit`` neither
-# run op by op nor build a new loop program per call; the value check comes back as an output
-# of that program (raised on the host: no callback, so the persistent cache keeps it).
-@checked
-def _checked_solve(
-    solver: KeplerSolver, mean_anomaly: Real[Array, "*m"], ecc: Real[Array, "*e"], device: str
+def _staged(*arrays) -> bool:
+    """Whether the inputs are traced by the caller's ``jit`` (or ``scan``, ``cond``).
+
+    Eager ``grad`` and ``vmap`` also pass tracers, but stage nothing: a constant made now is a
+    tracer only while a program is being traced.
+    """
+    tracers = any(isinstance(x, jax.core.Tracer) for x in arrays)
+    return tracers and isinstance(jnp.zeros((), jnp.int8), jax.core.Tracer)
+
+
+def _solution(
+    solver: KeplerSolver,
+    mean_anomaly: Real[ArrayLike, "*m"],
+    ecc: Real[ArrayLike, "*e"],
+    device: str,
 ) -> tuple[Float[Array, "*b"], ...]:
     mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
-    valid = jnp.isfinite(mean_anomaly) & (ecc >= 0) & (ecc < 1)
+    dtype = mean_anomaly.dtype.name
+    # NaN fails every comparison: `<=` also rejects a NaN or infinite mean anomaly.
+    valid = (jnp.abs(mean_anomaly) <= MAX_MEAN_ANOMALY[dtype]) & (ecc >= 0) & (ecc < 1)
     if solver.check:
         # The check guards a scalar that is added to the input: passing the arrays themselves
         # through equinox.error_if's conditional would copy them and break XLA's fusion.
         zero = error_if(
             jnp.zeros((), mean_anomaly.dtype),
             ~jnp.all(valid),
-            "Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly",
+            f"Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly with "
+            f"|mean_anomaly| <= {MAX_MEAN_ANOMALY[dtype]:.6g} in {dtype}",
         )
         mean_anomaly = mean_anomaly + zero
     else:
@@ -115,3 +140,9 @@ def _checked_solve(
         mean_anomaly = mean_anomaly + jnp.where(valid, 0, jnp.nan)
     method = _AUTO[ecc.dtype.name] if solver.method == "auto" else solver.method
     return solve(mean_anomaly, ecc, method, solver.num_iter, device)
+
+
+# One compiled program per (configuration, shape, dtype), so that calls outside ``jit`` neither
+# run op by op nor build a new loop program per call; the value check comes back as an output
+# of that program (raised on the host: no callback, so the persistent cache keeps it).
+_checked_solve = checked(_solution)

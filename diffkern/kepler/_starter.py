@@ -32,7 +32,7 @@ def _cbrt(x: Float[Array, "*b"]) -> Float[Array, "*b"]:
     ``(1 - t)^(-1/3)``) cubes the relative error: 3.5% -> 1e-5 -> 1e-16.
     """
     uint, bias = _INV_CBRT_BIAS[x.dtype.name]
-    bits = uint(bias) - jax.lax.bitcast_convert_type(x, uint) // 3
+    bits = uint(bias) - jax.lax.div(jax.lax.bitcast_convert_type(x, uint), uint(3))
     y = jax.lax.bitcast_convert_type(bits, x.dtype)
     for _ in range(2):
         t = 1 - x * (y * y * y)
