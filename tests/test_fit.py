@@ -11,6 +11,7 @@ from diffkern import CheckError, eccentric_anomaly
 from diffkern._checks import checks_as_nan
 from diffkern.fit import FitResult, descend, laplace, minimize
 from diffkern.fit._minimize import _run_chunk
+from diffkern.fit._same import Same
 from diffkern.jit import count_compiles
 from diffkern.testing import tolerance
 
@@ -70,6 +71,46 @@ def test_module_params_has_aux_and_new_data_do_not_recompile(x64):
         )
     assert counts.compiles == 0, counts.by_function
     np.testing.assert_allclose([again.params.slope, again.params.intercept], [3.0, 0.5], atol=1e-8)
+
+
+def test_an_equal_optimizer_and_loss_built_anew_do_not_recompile():
+    """``optax.adam(0.01)`` called again, and an equal closure, reuse the compiled loop."""
+    scaled = lambda a: lambda p, x: a * booth(p) + jnp.sum(x)
+    start, x = jnp.asarray([7.5, -7.5]), jnp.zeros(3)
+    first = minimize(scaled(2.0), start, optax.adam(0.01), steps=5, args=(x,), progress=False)
+    with count_compiles() as counts:
+        again = minimize(scaled(2.0), start, optax.adam(0.01), steps=5, args=(x,), progress=False)
+        laplace(scaled(2.0), start, x)
+        laplace(scaled(2.0), start, x)
+    assert counts.by_function["_run_chunk"] == 0 and counts.by_function["_laplace"] <= 1
+    np.testing.assert_array_equal(first.params, again.params)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optax.adam(0.01),
+        optax.lbfgs,
+        lambda: optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.1)),
+        lambda: optax.adam(optax.exponential_decay(0.1, 10, 0.5)),
+        lambda: optax.inject_hyperparams(optax.adam)(learning_rate=0.01),
+    ],
+    ids=["adam", "lbfgs", "chain", "schedule", "inject_hyperparams"],
+)
+def test_optimizers_built_anew_key_equal(make):
+    assert Same(make()) == Same(make())
+    assert hash(Same(make())) == hash(Same(make()))
+
+
+def test_structure_keys_tell_different_settings_and_data_apart():
+    assert Same(optax.adam(0.01)) != Same(optax.adam(0.02))
+    assert Same(optax.adam(0.01)) != Same(optax.sgd(0.01))
+    assert Same(0.0) != Same(-0.0) and Same(1) != Same(True) and Same(1.0) != Same(1)
+    closure = lambda a: lambda p: a * p
+    x, y = jnp.ones(2), jnp.ones(2)
+    assert Same(closure(x)) == Same(closure(x))
+    assert Same(closure(x)) != Same(closure(y))  # arrays by identity: never a stale constant
+    assert Same(closure([1.0])) == Same(closure([1.0])) != Same(closure([2.0]))
 
 
 def test_gtol_stops_early_and_progress_is_reported(capsys):
@@ -135,6 +176,12 @@ def test_laplace_of_linear_regression_matches_least_squares(x64):
 def test_laplace_rejects_a_maximum(x64):
     with pytest.raises(Exception, match="not positive definite"):
         laplace(lambda p: -jnp.sum(p**2), jnp.zeros(2))
+
+
+@pytest.mark.parametrize("loss", [lambda p: jnp.sum(p**2) + jnp.nan, lambda p: jnp.nan * p[0]])
+def test_laplace_names_a_loss_that_is_not_finite(loss):
+    with pytest.raises(FloatingPointError, match="laplace: the loss at params is not finite"):
+        laplace(loss, jnp.zeros(2))
 
 
 def test_bad_arguments():

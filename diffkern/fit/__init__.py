@@ -6,8 +6,9 @@
 * :func:`minimize` runs ``steps`` updates of an optax optimizer (``optax.adam``, ``optax.sgd``,
   ``optax.lbfgs``, chains, ...) on the inexact-array leaves of any pytree (an Equinox module
   included), with a progress bar. The loop is compiled once per (loss, optimizer, shapes): new
-  data passed through ``args`` and more calls with the same ``loss`` and ``optimizer`` objects
-  never recompile.
+  data passed through ``args`` never recompiles, and neither does an equal optimizer built
+  anew (``optax.adam(0.01)`` called again) or an equal closure as the loss (they are keyed on
+  their structure: code and closed-over values, see ``_same.py``).
 * :func:`laplace` approximates the posterior ``p(theta) ~ exp(-loss(theta))`` near its mode by
   ``N(theta_hat, H^-1)``, with ``H`` the exact Hessian of ``loss`` (forward over reverse mode).
 * :func:`argmin` solves ``x*(theta) = argmin_x f(x, theta)`` by L-BFGS, differentiable in

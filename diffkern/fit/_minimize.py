@@ -14,6 +14,7 @@ from jaxtyping import Array, Float, PyTree
 
 from diffkern._checks import checks_as_nan
 from diffkern.fit._loop import descend, diagnose, init_state
+from diffkern.fit._same import by_structure, unwrap
 
 
 class FitResult(eqx.Module):
@@ -38,7 +39,11 @@ class FitResult(eqx.Module):
 
 @eqx.filter_jit
 def _run_chunk(loss, static, has_aux, optimizer, diff, opt_state, args, num_steps, gtol):
-    """Up to ``num_steps`` optimizer steps (a traced count, so every chunk shares one program)."""
+    """Up to ``num_steps`` optimizer steps (a traced count, so every chunk shares one program).
+
+    ``loss`` and ``optimizer`` come wrapped by :func:`by_structure`: an equal optimizer built
+    anew (``optax.adam(0.01)`` called again) or an equal closure reuses the program."""
+    loss, optimizer = unwrap(loss), unwrap(optimizer)
     run = descend(
         lambda d: loss(eqx.combine(d, static), *args),
         optimizer, diff, opt_state, max_steps=num_steps, gtol=gtol, has_aux=has_aux,
@@ -71,9 +76,10 @@ def minimize(
 ) -> FitResult:
     """Minimise ``loss(params, *args)`` with ``optimizer`` for at most ``steps`` steps.
 
-    The loop is one compiled program per (loss, optimizer, shapes) with no host callback, so
-    :func:`diffkern.enable_persistent_cache` keeps it: value checks of diffkern's kernels inside
-    the loss give NaN there, and a non-finite loss stops the fit with ``FloatingPointError``,
+    The loop is one compiled program per (loss, optimizer, shapes), where an optimizer or loss
+    built anew with the same settings (``optax.adam(0.01)`` called again) counts as the same.
+    It holds no host callback, so :func:`diffkern.enable_persistent_cache` keeps it: value
+    checks of diffkern's kernels inside the loss give NaN there, and a non-finite loss stops the fit with ``FloatingPointError``,
     chained to the failed check (found by evaluating the loss once, at the parameters reached).
 
     Args:
@@ -105,7 +111,8 @@ def minimize(
     while done < steps:
         with checks_as_nan():  # the loss is tested below: no callback, a cacheable program
             taken, diff, opt_state, value, aux, gnorm = _run_chunk(
-                loss, static, has_aux, optimizer, diff, opt_state, tuple(args),
+                by_structure(loss), static, has_aux, by_structure(optimizer), diff, opt_state,
+                tuple(args),
                 np.int32(min(per_chunk, steps - done)), gtol,
             )  # fmt: skip
         taken = int(taken)
