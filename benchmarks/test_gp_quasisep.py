@@ -121,3 +121,18 @@ def test_quasisep_matern32_celerite2_jax(bench, what, n):
     np.testing.assert_allclose(value, reference[0], rtol=1e-4)
     if grad is not None:
         np.testing.assert_allclose(grad, reference[1], rtol=1e-3)
+
+
+@pytest.mark.parametrize("n", sizes([1_000, 1_000_000], quick=[1_000]))
+@pytest.mark.parametrize(
+    "library",
+    QUICK_LIBRARIES if MODE == "quick" and jax.default_backend() == "cpu" else list(FUNCTIONS),
+)
+def test_quasisep_matern32_compile(bench_compile, library, n):
+    """Compile time of the value+grad program: sequential and parallel, tinygp as the peer."""
+    if not library.startswith("diffkern"):
+        pytest.importorskip(library)
+    t, y = (jnp.asarray(a) for a in _data(n))
+    fn = jax.jit(jax.value_and_grad(FUNCTIONS[library]))
+    group = f"compile gp quasisep value+grad float64 N={n}"
+    bench_compile(fn, jnp.asarray(PARAMS), t, y, group=group, library=library, n=n)
