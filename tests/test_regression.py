@@ -6,6 +6,7 @@ import numpy as np
 import optax
 import pytest
 
+from diffkern import CheckError
 from diffkern.jit import count_compiles
 from diffkern.regression import fit_ukr, nadaraya_watson, ukr_loss
 from diffkern.testing import check_grads, tolerance
@@ -127,5 +128,59 @@ def test_bad_input(call, match):
 def test_bad_bandwidth_raises_inside_jit(bandwidth):
     zq, z, x = (jnp.asarray(v, jnp.float32) for v in _data(3, 5))
     f = jax.jit(nadaraya_watson)
-    with pytest.raises(Exception, match="bandwidth must be > 0"):
+    with pytest.raises(Exception, match="nadaraya_watson: bandwidth must be finite and > 0"):
         jax.block_until_ready(f(zq, z, x, jnp.asarray(bandwidth, jnp.float32)))
+
+
+def _nearest_values(zq, z, x):
+    d2 = ((np.asarray(zq, np.float64)[:, None] - np.asarray(z, np.float64)[None]) ** 2).sum(-1)
+    return np.asarray(x, np.float64)[d2.argmin(1)]
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e-12, 1e-25, 1e-40, 1e-160, 1e-300])
+def test_tiny_bandwidths_give_the_nearest_sample(dtype, scale):
+    """h^2 underflows from h ~ 1e-19 (float32) and ~1e-154 (float64): the h -> 0 limit."""
+    tiny = float(np.finfo(dtype).smallest_normal)
+    h = max(scale, tiny)
+    zq, z, x = (jnp.asarray(v, dtype) for v in _data(7, 11))
+    f = nadaraya_watson(zq, z, x, jnp.asarray(h, dtype))
+    tol = tolerance(dtype, float32=1e-6, float64=1e-15)
+    np.testing.assert_allclose(f, _nearest_values(zq, z, x), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e6, 1e15])
+def test_far_queries_give_the_nearest_sample(dtype, offset):
+    """Finite and a mean of samples always; the nearest sample's value while the dtype still
+    resolves the distances (|d2_j - d2_k| above the rounding of d2 ~ offset^2)."""
+    zq, z, x = (jnp.asarray(v, dtype) for v in _data(7, 11))
+    far = zq.at[:, 0].add(jnp.asarray(offset, dtype))
+    f = np.asarray(nadaraya_watson(far, z, x, jnp.asarray(0.3, dtype)))
+    assert np.all(np.isfinite(f))
+    x = np.asarray(x)
+    assert np.all((f >= x.min(0) - 1e-6) & (f <= x.max(0) + 1e-6))
+    if offset * np.finfo(dtype).eps < 1e-3:
+        tol = tolerance(dtype, float32=1e-6, float64=1e-15)
+        np.testing.assert_allclose(f, _nearest_values(far, z, x), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "position, match",
+    [
+        (0, "z_query must be finite"),
+        (1, "z must be finite"),
+        (2, "x must be finite"),
+        (3, "bandwidth must be finite and > 0"),
+    ],
+)
+def test_non_finite_input_names_the_argument(position, match):
+    args = [jnp.asarray(v, jnp.float32) for v in (*_data(3, 5), 0.5)]
+    args[position] = args[position].at[(0,) * args[position].ndim].set(jnp.inf)
+    with pytest.raises(CheckError, match=f"^nadaraya_watson: {match}$"):
+        nadaraya_watson(*args)
+
+
+def test_squared_distance_overflow_raises(dtype):
+    zq, z, x = (jnp.asarray(v, dtype) for v in _data(3, 5))
+    huge = jnp.asarray(np.sqrt(np.finfo(dtype).max) * 4, dtype)
+    with pytest.raises(CheckError, match="each query must be nearer than"):
+        nadaraya_watson(zq.at[1, 0].set(huge), z, x, jnp.asarray(0.5, dtype))

@@ -1,20 +1,34 @@
 """Nadaraya-Watson kernel regression, computed in blocks of queries (never M x N at once)."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import error_if, result_dtype
+from diffkern._arrays import error_if_each, result_dtype
 from diffkern._checks import checked
 
 
-def _block(zq: Array, z: Array, x: Array, bandwidth: Array) -> Array:
-    # Normalised Gaussian weights = softmax of the log-kernel; subtracting the row maximum keeps
-    # float32 finite when every weight underflows (tiny bandwidth, far queries).
+def _block(zq: Array, z: Array, x: Array, inv_2h2: Array) -> tuple[Array, Array]:
+    """The block's estimates, and whether a finite query's squared distances all overflow."""
+    # Log-weights relative to the nearest sample, -(d2_j - d2_min) / 2h^2 <= 0, with every
+    # factor finite (1 / 2h^2 and d2_j - d2_min capped at the largest float): a bandwidth whose
+    # h^2 underflows, or a far query, gives the mean of the nearest samples (the limit h -> 0).
+    # The barrier makes softmax read the log-weights once: recomputed in
+    # two fusions they round differently (contracted multiply-adds), and at d2 ~ 1e36 that
+    # difference times 1 / 2h^2 overflows the exponent.
     d2 = jnp.sum((zq[:, None, :] - z[None, :, :]) ** 2, axis=-1)
-    w = jax.nn.softmax(-d2 / (2 * bandwidth**2), axis=-1)
-    return w @ x
+    # The weights do not depend on the shift: no gradient through it (min's gradient would
+    # divide by the count of elements equal to a recomputed, differently rounded minimum).
+    nearest = lax.stop_gradient(jnp.min(d2, axis=-1, keepdims=True))
+    excess = d2 - nearest
+    # where, not clip: clip would halve the gradient of the nearest sample (a tie at 0)
+    excess = jnp.minimum(jnp.where(excess < 0, 0, excess), jnp.finfo(d2.dtype).max)
+    w = jax.nn.softmax(lax.optimization_barrier(-excess * inv_2h2), axis=-1)
+    far = jnp.isinf(nearest[:, 0]) & jnp.all(jnp.isfinite(zq), axis=-1)
+    return w @ x, jnp.any(far)
 
 
 @checked
@@ -38,9 +52,18 @@ def nadaraya_watson(
         z_query: query points, shape (M, q).
         z: sample locations, shape (N, q).
         x: sample values, shape (N, d).
-        bandwidth: kernel width h > 0 (a scalar); otherwise :class:`diffkern.CheckError` (or
-            ``equinox.error_if`` inside ``jit``; NaN in ``set_value_checks("nan")`` mode).
+        bandwidth: kernel width h > 0 (a finite scalar).
         block_size: queries per block (static); larger is faster until memory runs out.
+
+    The result is finite for every valid input: weights are taken relative to the nearest
+    sample, so a bandwidth whose ``h^2`` underflows (float32 ``h < 1e-19``) or a query far
+    from every sample gives the mean of its nearest samples (the limit ``h -> 0``). Gradients
+    are exact while ``h`` is not tiny against the sample spacing; in the step-function limit
+    they carry no information and may be NaN. Invalid input raises
+    :class:`diffkern.CheckError` naming the argument (``equinox.error_if`` inside ``jit``;
+    NaN in ``set_value_checks("nan")`` mode): non-finite ``z_query``, ``z`` or ``x``, a
+    bandwidth that is not finite and > 0, or a query whose squared distance to every sample
+    overflows (``|z* - z_j| > 1.8e19`` in float32, ``1.3e154`` in float64).
     """
     dtype = result_dtype(z_query, z, x, bandwidth)
     zq, z, x, h = (jnp.asarray(v, dtype) for v in (z_query, z, x, bandwidth))
@@ -56,12 +79,24 @@ def nadaraya_watson(
         )
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"block_size must be a positive int, got {block_size!r}")
-    h = error_if(h, ~(h > 0), "nadaraya_watson: bandwidth must be > 0")
+    checks = [
+        (~(jnp.isfinite(h) & (h > 0)), "bandwidth must be finite and > 0"),
+        (~jnp.isfinite(zq), "z_query must be finite"),
+        (~jnp.isfinite(z), "z must be finite"),
+        (~jnp.isfinite(x), "x must be finite"),
+    ]
     m = zq.shape[0]
     bs = min(block_size, max(m, 1))
     n_blocks = -(-m // bs)
     # Pad queries to whole blocks (copies of the first query, dropped after).
     zq_pad = jnp.concatenate([zq, jnp.broadcast_to(zq[:1], (n_blocks * bs - m, zq.shape[1]))])
-    block = jax.checkpoint(lambda q: _block(q, z, x, h))
-    out = lax.map(block, zq_pad.reshape(n_blocks, bs, zq.shape[1]))
-    return out.reshape(n_blocks * bs, x.shape[1])[:m]
+    # 1 / 2h^2 capped at the largest float, with a gradient that never meets inf * 0.
+    two_h2 = 2 * h**2
+    usable = two_h2 > 1 / jnp.finfo(dtype).max
+    inv_2h2 = jnp.where(usable, 1 / jnp.where(usable, two_h2, 1), jnp.finfo(dtype).max)
+    block = jax.checkpoint(lambda q: _block(q, z, x, inv_2h2))
+    out, far = lax.map(block, zq_pad.reshape(n_blocks, bs, zq.shape[1]))
+    bound = math.sqrt(jnp.finfo(dtype).max)
+    checks.append((far, f"each query must be nearer than {bound:.2g} to some sample in {dtype}"))
+    out = out.reshape(n_blocks * bs, x.shape[1])[:m]
+    return error_if_each(out, [(bad, f"nadaraya_watson: {msg}") for bad, msg in checks])
