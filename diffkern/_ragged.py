@@ -44,6 +44,7 @@ module sits outside it because kernels never import the packages that observe th
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -160,8 +161,14 @@ def _cut(flat, bounds: Sequence[tuple[int, int]]) -> list[Array]:
     """Slices ``flat[a:b]``: on the host when concrete (no program per length), else traced."""
     host = None if _is_traced(flat) else np.asarray(flat)
     if host is None:
-        return [flat[a:b] for a, b in bounds]
+        return _slices(flat, tuple(bounds))
     return [jax.device_put(host[a:b]) for a, b in bounds]
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _slices(flat: Array, bounds: tuple[tuple[int, int], ...]) -> list[Array]:
+    """All slices in one program (one more for a gradient), not an eager operation each."""
+    return [flat[a:b] for a, b in bounds]
 
 
 class FlatLayout(NamedTuple):

@@ -4,5 +4,6 @@ from diffkern.orbits._epoch import TimePrecisionWarning as TimePrecisionWarning
 from diffkern.orbits._periastron import time_of_periastron as time_of_periastron
 from diffkern.orbits._radial_velocity import max_cycles as max_cycles
 from diffkern.orbits._radial_velocity import radial_velocity as radial_velocity
+from diffkern.orbits._ragged import chi_square_ragged as chi_square_ragged
 from diffkern.orbits._ragged import eccentric_anomaly_ragged as eccentric_anomaly_ragged
 from diffkern.orbits._ragged import radial_velocity_ragged as radial_velocity_ragged

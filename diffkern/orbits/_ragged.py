@@ -5,10 +5,17 @@ All series are concatenated into one flat array padded to a length bucket
 lengths runs one compiled program per bucket of the total length (and of the number of
 series): about ``log(range) / log(1.5)`` programs instead of one per length. The models act
 point by point, so padded points (which repeat a valid point) never touch the others.
+
+Traced parameters (under the caller's ``grad`` or ``jit``) stay whole: padding them to the
+series bucket is one small compiled program, so eager ``jax.value_and_grad`` of a fit's
+objective runs a fixed handful of programs, however many series and lengths there are.
+:func:`chi_square_ragged` reduces each series inside the program, so the objective the caller
+builds on it is one array of shape ``(n_series,)``, never a Python loop over series.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -25,25 +32,49 @@ from diffkern.orbits._radial_velocity import radial_velocity
 _DEFAULT_SOLVER = KeplerSolver()
 
 
-def _per_series(name: str, value: Real[ArrayLike, "*s"], n_series: int) -> Real[Array, "*S"]:
-    """A parameter given once (scalar) or per series (shape ``(n_series,)``), padded to a
-    bucket of the series count (with its last value) so new counts rarely compile."""
+def _per_series(
+    name: str, value: Real[ArrayLike, "*s"], n_series: int, *, planets: bool = False
+) -> Real[Array, "*S"]:
+    """A parameter given once (scalar) or per series (last axis ``n_series``; with ``planets``
+    also ``(n_planets, n_series)``), padded to a bucket of the series count (with its last
+    value) so new counts rarely compile."""
     (value,) = to_device(value)
     if value.ndim == 0:
         return value
-    if value.shape != (n_series,):
-        raise ValueError(
-            f"{name} must be a scalar or of shape (n_series,) = ({n_series},), got {value.shape}"
+    if value.shape[-1:] != (n_series,) or value.ndim > 1 + planets:
+        shapes = "a scalar or of shape (n_series,)" + (
+            " or (n_planets, n_series)" if planets else ""
         )
-    pad = bucket_length(n_series, minimum=1) - n_series
-    host = np.asarray(value) if not isinstance(value, jax.core.Tracer) else None
-    if host is not None:  # padded on the host: compiles nothing
-        return jax.device_put(np.concatenate([host, np.full(pad, host[-1], host.dtype)]))
-    return jnp.concatenate([value, jnp.broadcast_to(value[-1], (pad,))])
+        raise ValueError(f"{name} must be {shapes} = ({n_series},), got {value.shape}")
+    size = bucket_length(n_series, minimum=1)
+    if isinstance(value, jax.core.Tracer):
+        return _pad_traced(value, size)
+    host = np.asarray(value)  # padded on the host: compiles nothing
+    return jax.device_put(np.concatenate([host, _repeat_last(host, size, np)], axis=-1))
+
+
+def _repeat_last(value, size: int, xp):
+    """The last entry along the last axis, repeated up to ``size`` entries in all."""
+    return xp.repeat(value[..., -1:], size - value.shape[-1], axis=-1)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _pad_traced(value: Real[Array, "*P S"], size: int) -> Real[Array, "*P bucket"]:
+    """``value`` padded with its last entry to ``size``: one program (and one transposed for
+    a gradient), not an eager operation per step."""
+    return jnp.concatenate([value, _repeat_last(value, size, jnp)], axis=-1)
+
+
+def _orbit_params(values: Sequence[ArrayLike], n_series: int, planets: bool = False) -> list:
+    """The five orbit parameters through :func:`_per_series`, named in errors."""
+    names = ("period", "time_of_periastron", "ecc", "omega", "semi_amplitude")
+    return [
+        _per_series(k, v, n_series, planets=planets) for k, v in zip(names, values, strict=True)
+    ]
 
 
 def _gather(params: Sequence[Real[Array, "*S"]], index: Int[Array, " T"]) -> list[Array]:
-    return [p if p.ndim == 0 else p[index] for p in params]
+    return [p if p.ndim == 0 else p[..., index] for p in params]
 
 
 @checked
@@ -76,11 +107,73 @@ def radial_velocity_ragged(
     dtype = result_dtype(*ts, period, time_of_periastron, ecc, omega, semi_amplitude)
     ts = series_arrays("ts", ts, dtype)
     layout = flat_layout([t.size for t in ts])
-    names = ("period", "time_of_periastron", "ecc", "omega", "semi_amplitude")
     values = (period, time_of_periastron, ecc, omega, semi_amplitude)
-    params = [_per_series(n, v, len(ts)) for n, v in zip(names, values, strict=True)]
+    params = _orbit_params(values, len(ts))
     t, index = jax.device_put(layout.pad(ts)), jax.device_put(layout.index)
     return layout.split(_radial_velocity_flat(solver, t, index, *params))
+
+
+@checked
+def _chi_square_flat(solver, num_series, t, rv, weight, index, offset, *params):
+    model = radial_velocity(t, *_gather(params, index), solver=solver)
+    if model.ndim == 2:  # planets
+        model = model.sum(axis=0)
+    (offset,) = _gather([offset], index)
+    residual = rv - offset - model
+    return jax.ops.segment_sum(weight * residual * residual, index, num_segments=num_series)
+
+
+def chi_square_ragged(
+    ts: Sequence[Real[ArrayLike, " _"]],
+    rvs: Sequence[Real[ArrayLike, " _"]],
+    errs: Sequence[Real[ArrayLike, " _"]],
+    period: Real[ArrayLike, "*PS"],
+    time_of_periastron: Real[ArrayLike, "*PS"],
+    ecc: Real[ArrayLike, "*PS"],
+    omega: Real[ArrayLike, "*PS"],
+    semi_amplitude: Real[ArrayLike, "*PS"],
+    *,
+    offset: Real[ArrayLike, "*S"] = 0.0,
+    solver: KeplerSolver = _DEFAULT_SOLVER,
+) -> Float[Array, " n_series"]:
+    """Per series ``i``: ``chi2_i = sum_j ((rvs[i][j] - offset_i - sum_p v_p(ts[i][j])) /
+    errs[i][j])^2``, with ``v_p`` :func:`diffkern.orbits.radial_velocity` of planet ``p``.
+
+    The objective of a fit of many stars in one compiled program per bucket (the residuals are
+    summed per series inside it), with its gradient one program too, also under eager
+    ``jax.value_and_grad``. Orbit parameters are scalars (shared), of shape ``(n_series,)``, or
+    ``(n_planets, n_series)`` for several planets (summed); ``offset`` is a scalar or one
+    systemic velocity per series. ``ts``, ``rvs`` and ``errs`` must be concrete, finite, of
+    matching lengths, with ``errs > 0``; the parameters may be traced (differentiable).
+    Returns shape ``(n_series,)``.
+    """
+    dtype = result_dtype(*ts, *rvs, period, time_of_periastron, ecc, omega, semi_amplitude)
+    ts, rvs = series_arrays("ts", ts, dtype), series_arrays("rvs", rvs, dtype)
+    errs = series_arrays("errs", errs, dtype)
+    if not len(ts) == len(rvs) == len(errs):
+        raise ValueError(
+            f"ts, rvs and errs must hold the same number of series, got {len(ts)}, {len(rvs)}, "
+            f"{len(errs)}"
+        )
+    for i, (t, rv, err) in enumerate(zip(ts, rvs, errs, strict=True)):
+        if not t.shape == rv.shape == err.shape:
+            raise ValueError(
+                f"ts[{i}], rvs[{i}] and errs[{i}] must have one length, got {t.size}, {rv.size}, "
+                f"{err.size}"
+            )
+        if not (np.all(np.isfinite(rv)) and np.all(np.isfinite(err)) and np.all(err > 0)):
+            raise ValueError(f"rvs[{i}] must be finite and errs[{i}] finite and > 0")
+    n = len(ts)
+    layout = flat_layout([t.size for t in ts])
+    params = _orbit_params((period, time_of_periastron, ecc, omega, semi_amplitude), n, True)
+    offset = _per_series("offset", offset, n)
+    t, rv, index = jax.device_put((layout.pad(ts), layout.pad(rvs, 0.0), layout.index))
+    weight = jax.device_put(layout.pad([1.0 / e**2 for e in errs], 0.0))  # padding adds 0
+    out = _chi_square_flat(solver, bucket_length(n, minimum=1), t, rv, weight, index, offset,
+                           *params)  # fmt: skip
+    if isinstance(out, jax.core.Tracer):
+        return out[:n]
+    return jax.device_put(np.asarray(out)[:n])  # on the host: no program per count
 
 
 def eccentric_anomaly_ragged(
