@@ -14,7 +14,9 @@ from diffkern.gp._dense import (
     dense_log_probability,
     failure_message,
     noisy_covariance,
+    trusted,
 )
+from diffkern.gp._finite import DATA, finite_inputs
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._matrix import kernel_matrix
 from diffkern.gp._solver import Mask, Noise, Points, Rows, Solver
@@ -48,20 +50,32 @@ class Dense(Solver):
         noise = jnp.broadcast_to(jnp.asarray(noise).astype(dtype), X.shape)
         return noisy_covariance(kernel_matrix(kernel, X), noise, self.jitter, mask)
 
-    def _cholesky(self, kernel: Kernel, X, noise, dtype, mask=None) -> Float[Array, "N N"]:
-        L = jnp.linalg.cholesky(self._covariance(kernel, X, noise, dtype, mask))
-        return error_if(L, ~jnp.all(jnp.isfinite(L)), failure_message(dtype))
+    def _cholesky(
+        self, kernel: Kernel, X, noise, dtype, mask=None, *, bound: bool = True
+    ) -> Float[Array, "N N"]:
+        """The Cholesky factor of C, checked: inputs finite, then C positive definite (with
+        ``bound``, relative pivots above the bound as well: solves need it, draws do not)."""
+        arrays, ok = finite_inputs(kernel, {"X": jnp.asarray(X), "diag": jnp.asarray(noise)}, mask)
+        C = self._covariance(kernel, arrays["X"], arrays["diag"], dtype, mask)
+        L = jnp.linalg.cholesky(C)
+        n = C.shape[0] if mask is None else jnp.sum(mask)
+        good = trusted(L, C, n) if bound else jnp.all(jnp.isfinite(L))
+        return error_if(L, ok & ~good, failure_message(dtype))
 
     def log_probability(
         self, kernel: Kernel, X: Points, noise: Noise, r: Points, mask: Mask = None
     ) -> Float[Array, ""]:
         """log N(r | 0, C), with the closed-form gradient of ``gaussian_log_density``."""
         dtype = result_dtype(X, r)
-        r = jnp.asarray(r).astype(dtype)
+        arrays = {"X": jnp.asarray(X), "diag": jnp.asarray(noise), DATA: jnp.asarray(r)}
+        arrays, ok = finite_inputs(kernel, arrays, mask)
+        X, noise, r = arrays.values()
+        r = r.astype(dtype)
         C = self._covariance(kernel, X, noise, dtype, mask)
         if mask is None:
-            return dense_log_probability(C, r, r.shape[0], self.on_failure)
-        return dense_log_probability(C, jnp.where(mask, r, 0), jnp.sum(mask), self.on_failure)
+            return dense_log_probability(C, r, r.shape[0], self.on_failure, ok)
+        r = jnp.where(mask, r, 0)
+        return dense_log_probability(C, r, jnp.sum(mask), self.on_failure, ok)
 
     def solve(
         self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
@@ -83,5 +97,5 @@ class Dense(Solver):
     ) -> Float[Array, "*shape N"]:
         """z L^T with z standard normal and C = L L^T."""
         dtype = result_dtype(X)
-        L = self._cholesky(kernel, X, noise, dtype)
+        L = self._cholesky(kernel, X, noise, dtype, bound=False)
         return jax.random.normal(key, (*shape, L.shape[0]), dtype) @ L.T

@@ -22,6 +22,7 @@ from jax.scipy.linalg import cho_solve, solve_triangular
 from jaxtyping import Array, Bool, Float
 
 from diffkern._arrays import error_if, platform
+from diffkern.gp._finite import pivot_bound, pivot_message
 
 # On CPU, _cho_inverse recurses down to blocks of this size, then solves against the identity
 # (2 n^3 flops, negligible here); other platforms solve against the identity in one call.
@@ -50,24 +51,29 @@ def _cho_inverse(L: Float[Array, "n n"], block: int) -> Float[Array, "n n"]:
 
 
 def _factor(C: Float[Array, "n n"], r: Float[Array, " n"]):
-    """L, z = L^{-1} r and the value -1/2 z^T z - sum log diag L (NaN if C is not PD)."""
+    """L, z = L^{-1} r, the value -1/2 z^T z - sum log diag L (NaN if C is not PD) and the
+    smallest relative pivot min_k L_kk^2 / C_kk."""
     L = jnp.linalg.cholesky(C, symmetrize_input=False)  # C is symmetric by construction
     z = solve_triangular(L, r, lower=True)
-    value = -0.5 * jnp.dot(z, z) - jnp.sum(jnp.log(jnp.diagonal(L)))
-    return L, z, value
+    diagonal = jnp.diagonal(L)
+    value = -0.5 * jnp.dot(z, z) - jnp.sum(jnp.log(diagonal))
+    return L, z, value, jnp.min(diagonal * diagonal / jnp.diagonal(C))
 
 
 @jax.custom_jvp
-def gaussian_log_density(C: Float[Array, "n n"], r: Float[Array, " n"]) -> Float[Array, ""]:
-    """-1/2 r^T C^{-1} r - 1/2 log det C (without the -n/2 log 2 pi); NaN if C is not PD."""
-    return _factor(C, r)[2]
+def gaussian_log_density(
+    C: Float[Array, "n n"], r: Float[Array, " n"]
+) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    """-1/2 r^T C^{-1} r - 1/2 log det C (without the -n/2 log 2 pi; NaN if C is not PD) and
+    the smallest relative pivot of the factorisation (for the caller's check; derivative 0)."""
+    return _factor(C, r)[2:]
 
 
 @gaussian_log_density.defjvp
 def _gaussian_log_density_jvp(primals, tangents):
     C, r = primals
     dC, dr = tangents
-    L, z, value = _factor(C, r)
+    L, z, value, pivot = _factor(C, r)
     ok = jnp.isfinite(value)
     alpha = solve_triangular(L, z, lower=True, trans=1)
     block = _BLOCK if platform(L) == "cpu" else L.shape[0]
@@ -75,16 +81,20 @@ def _gaussian_log_density_jvp(primals, tangents):
     # Zero coefficients on failure keep gradients finite where callers replace the value.
     W = jnp.where(ok, W, 0)
     alpha = jnp.where(ok, alpha, 0)
-    return value, jnp.sum(W * dC) - jnp.dot(alpha, dr)
+    return (value, pivot), (jnp.sum(W * dC) - jnp.dot(alpha, dr), jnp.zeros_like(pivot))
 
 
 def failure_message(dtype) -> str:
     """The error raised when a dense factorisation fails."""
-    return (
-        f"Cholesky factorisation failed in {jnp.dtype(dtype).name}: the covariance K + diag is "
-        "not positive definite at this precision (or holds non-finite values). Use float64, "
-        "a larger diag (noise), or on_failure='-inf'."
-    )
+    return pivot_message(dtype, "Cholesky factorisation") + ", or on_failure='-inf'."
+
+
+def trusted(
+    L: Float[Array, "n n"], C: Float[Array, "n n"], n_points: Array | int
+) -> Bool[Array, ""]:
+    """Whether the Cholesky factor L of C is finite with relative pivots above the bound."""
+    pivots = jnp.diagonal(L) ** 2 / jnp.diagonal(C)
+    return jnp.all(jnp.isfinite(L)) & jnp.all(pivots > pivot_bound(n_points, L.dtype))
 
 
 def noisy_covariance(
@@ -113,12 +123,19 @@ def noisy_covariance(
 
 
 def dense_log_probability(
-    C: Float[Array, "n n"], r: Float[Array, " n"], n_points: Array | int, on_failure: str
+    C: Float[Array, "n n"],
+    r: Float[Array, " n"],
+    n_points: Array | int,
+    on_failure: str,
+    inputs_ok: Bool[Array, ""] | bool = True,
 ) -> Float[Array, ""]:
-    """log N(r | 0, C) for ``n_points`` points; a failed factorisation raises or gives -inf."""
+    """log N(r | 0, C) for ``n_points`` points; a failed factorisation (C not positive definite,
+    or a relative pivot below :func:`diffkern.gp._finite.pivot_bound`) raises or gives -inf.
+    The failure is only reported where ``inputs_ok`` (the inputs' own checks passed)."""
+    value, pivot = gaussian_log_density(C, r)
     n_points = jnp.asarray(n_points).astype(C.dtype)
-    value = gaussian_log_density(C, r) - 0.5 * math.log(2 * math.pi) * n_points
-    failed = ~jnp.isfinite(value)
+    value = value - 0.5 * math.log(2 * math.pi) * n_points
+    failed = inputs_ok & ~(jnp.isfinite(value) & (pivot > pivot_bound(n_points, C.dtype)))
     if on_failure == "-inf":
         return jnp.where(failed, -jnp.inf, value)
     return error_if(value, failed, failure_message(C.dtype))

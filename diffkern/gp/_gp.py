@@ -17,6 +17,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from diffkern._arrays import as_float, check_values, error_if, inputs, result_dtype, to_device
 from diffkern._checks import checked
+from diffkern.gp._finite import DATA, check_finite, finite_message
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._resolve import resolve_solver
 from diffkern.gp._solver import Solver
@@ -63,12 +64,12 @@ class GaussianProcess(eqx.Module):
     ):
         if not isinstance(kernel, Kernel):
             raise TypeError(f"kernel must be a diffkern.gp.Kernel, got {type(kernel).__name__}")
-        X = inputs(X, "X")
+        X = check_finite(inputs(X, "X"), "X")
         (n,) = X.shape
         diag = jnp.zeros((), X.dtype) if diag is None else as_float(diag)
         if diag.shape not in ((), (n,)):
             raise ValueError(f"diag must be a scalar or of shape ({n},) like X, got {diag.shape}")
-        self.diag = check_values(diag, "diag", positive=False)
+        self.diag = check_values(check_finite(diag, "diag"), "diag", positive=False)
         if mean is not None and not callable(mean):
             mean = as_float(mean)
             if mean.shape not in ((), (n,)):
@@ -108,7 +109,7 @@ class GaussianProcess(eqx.Module):
             raise ValueError(f"y must have shape {self.X.shape} like X, got {y.shape}")
         dtype = self._dtype(y)
         r = y.astype(dtype) - self._mean_at(self.X, dtype, at_data=True)
-        return error_if(r, ~jnp.all(jnp.isfinite(r)), "y - mean(X) must be finite"), dtype
+        return error_if(r, ~jnp.all(jnp.isfinite(r)), finite_message(DATA)), dtype
 
     def log_probability(self, y: ArrayLike) -> Float[Array, ""]:
         """log N(y | m(X), K + diag), by the solver (closed-form or hand-written gradients)."""
@@ -164,7 +165,7 @@ def _condition(
     X = gp.X.astype(dtype)
     same = X_test is None
     X_test = X if same else X_test.astype(dtype)
-    X_test = error_if(X_test, ~jnp.all(jnp.isfinite(X_test)), "X_test must be finite")
+    X_test = check_finite(X_test, "X_test")
     mean, spread = gp.solver.condition(
         gp.kernel, X, gp._noise(dtype), r, X_test, return_cov=return_cov
     )

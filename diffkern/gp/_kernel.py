@@ -13,7 +13,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import cast, inputs, result_dtype, scalar_param
+from diffkern._arrays import as_float, cast, inputs, result_dtype, scalar_param
+from diffkern.gp._finite import check_finite
 from diffkern.gp._state_space import StateSpace, direct_sum, kron
 
 
@@ -72,6 +73,11 @@ class Kernel(eqx.Module):
         return Product(_as_kernel(other), self)
 
 
+def param(value: ArrayLike, name: str, *, positive: bool = True) -> Float[Array, ""]:
+    """A kernel parameter: a floating scalar, checked finite, then positive (or non-negative)."""
+    return scalar_param(check_finite(as_float(value), name), name, positive=positive)
+
+
 def _as_kernel(x: Kernel | ArrayLike) -> Kernel:
     return x if isinstance(x, Kernel) else Constant(x)
 
@@ -82,7 +88,7 @@ class Constant(Kernel):
     value: Float[Array, ""]
 
     def __init__(self, value: ArrayLike):
-        self.value = scalar_param(value, "value", positive=False)
+        self.value = param(value, "Constant value", positive=False)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return jnp.broadcast_to(cast(self.value, tau.dtype), tau.shape)

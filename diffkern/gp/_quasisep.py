@@ -13,16 +13,18 @@ and two reverse scans; higher orders differentiate the scans themselves. In para
 solves, JAX differentiates through the scans.
 
 Checks (:func:`diffkern._arrays.error_if`, all on returned values, never inside a scan or a
-``custom_jvp``): X sorted at the kept points, and every pivot of the factorisation positive (a
-non-positive pivot means C is not positive definite at the working precision, e.g. float32 with
-tiny noise).
+``custom_jvp``): inputs and kernel parameters finite, X sorted at the kept points, and every
+relative pivot s_i / C_ii of the factorisation above ``diffkern.gp._finite.pivot_bound`` (else
+C is not positive definite at the working precision, or too close to singular to trust, e.g.
+float32 with repeated inputs and tiny noise). The pivots are checked only where the inputs are
+finite, so bad data reports its own message.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -33,6 +35,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from diffkern._arrays import error_if, platform, result_dtype
 from diffkern.gp import _quasisep_parallel as par
 from diffkern.gp import _quasisep_scan as scan
+from diffkern.gp._finite import DATA, finite_inputs, pivot_bound, pivot_message
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._quasisep_predict import condition
 from diffkern.gp._quasisep_sample import sample
@@ -42,17 +45,20 @@ from diffkern.gp._state_space import StateSpace
 
 METHODS = ("auto", "sequential", "parallel")
 
-_PIVOT_MESSAGE = (
-    "K + diag is not positive definite at this precision (a pivot of the quasiseparable "
-    "factorisation is <= 0): add noise to diag or use float64"
-)
+
+class _Inputs(NamedTuple):
+    X: Float[Array, " N"]
+    noise: Float[Array, " N"]
+    r: Float[Array, " N"]
+    ss: StateSpace
+    ok: Bool[Array, ""]  # inputs finite (the pivots are checked only then)
 
 
 def _inputs(
     kernel: Kernel, X: ArrayLike, noise: ArrayLike, r: ArrayLike, mask: ArrayLike | None
-) -> tuple[Float[Array, " N"], Float[Array, " N"], Float[Array, " N"], StateSpace]:
-    """X (checked sorted at the kept points), noise (N,) and r in one dtype, and the state-space
-    form of ``kernel`` in it."""
+) -> _Inputs:
+    """X (checked finite and sorted at the kept points), noise (N,) and r in one dtype, checked
+    finite, and the state-space form of ``kernel`` in it."""
     X, noise, r = jnp.asarray(X), jnp.asarray(noise), jnp.asarray(r)
     if X.ndim != 1:
         raise ValueError(f"X must be 1-D of shape (N,), got shape {X.shape}")
@@ -67,10 +73,12 @@ def _inputs(
             raise TypeError(
                 f"mask must be a boolean array of shape {(n,)}, got {mask.dtype}{mask.shape}"
             )
+    arrays, ok = finite_inputs(kernel, {"diag": noise, DATA: r}, mask)
     X = check_sorted(X, "X", mask)
     dtype = result_dtype(X, noise, r, *jax.tree_util.tree_leaves(kernel))
-    noise = jnp.broadcast_to(noise.astype(dtype), (n,))
-    return X.astype(dtype), noise, r.astype(dtype), kernel.state_space(dtype)
+    noise = jnp.broadcast_to(arrays["diag"].astype(dtype), (n,))
+    r = arrays[DATA].astype(dtype)
+    return _Inputs(X.astype(dtype), noise, r, kernel.state_space(dtype), ok)
 
 
 def _problem(
@@ -79,9 +87,10 @@ def _problem(
     noise: ArrayLike,
     r: ArrayLike,
     mask: ArrayLike | None,
-) -> tuple[scan.Arrays, Float[Array, "J J"], Float[Array, " J"]]:
-    """Validated per-point arrays (A, d, r, keep) and P, h of the state-space form of ``kernel``."""
-    X, noise, r, ss = _inputs(kernel, X, noise, r, mask)
+) -> tuple[scan.Arrays, Float[Array, "J J"], Float[Array, " J"], Bool[Array, ""]]:
+    """Validated per-point arrays (A, d, r, keep), P, h of the state-space form of ``kernel``
+    and whether the inputs are finite."""
+    X, noise, r, ss, ok = _inputs(kernel, X, noise, r, mask)
     n = X.shape[0]
     # Step from the previous kept point; 0 (A = I) at masked points and at the first kept one.
     if mask is None:
@@ -93,7 +102,7 @@ def _problem(
         last = lax.cummax(jnp.where(keep, index, -1))
         previous = jnp.concatenate([jnp.full(1, -1, index.dtype), last[:-1]])
         dt = jnp.where(keep & (previous >= 0), X - X[jnp.maximum(previous, 0)], 0)
-    return scan.Arrays(ss.transition(dt), noise, r, keep), ss.pinf, ss.h
+    return scan.Arrays(ss.transition(dt), noise, r, keep), ss.pinf, ss.h, ok
 
 
 @jax.custom_jvp
@@ -105,8 +114,8 @@ def _log_probability(
     r: Points,
     keep: Bool[Array, " N"],
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
-    """The sequential log-probability and the smallest pivot (for the caller's check; its
-    derivative is taken as zero)."""
+    """The sequential log-probability and the smallest relative pivot (for the caller's check;
+    its derivative is taken as zero)."""
     return scan.log_probability(scan.Arrays(A, d, r, keep), g0, h)
 
 
@@ -115,14 +124,18 @@ def _log_probability_jvp(primals, tangents):
     A, g0, h, d, r, keep = primals
     arrays = scan.Arrays(A, d, r, keep)
     filtered = scan.filtered(arrays, g0, h)
-    value, smin = filtered.log_probability(keep), filtered.min_pivot()
+    smin = scan.relative_pivot(filtered.s, d, keep, jnp.sum(g0 * h))
+    value = filtered.log_probability(keep)
     grads = scan.log_probability_grad(arrays, g0, h, filtered)
     tangent = sum(jnp.sum(g * dx) for g, dx in zip(grads, tangents[:5], strict=True))
     return (value, smin), (tangent, jnp.zeros_like(smin))
 
 
-def _checked_pivot(x, smin: Float[Array, ""]):
-    return error_if(x, ~(smin > 0), _PIVOT_MESSAGE)
+def _checked_pivot(x, smin: Float[Array, ""], keep: Bool[Array, " N"], ok: Bool[Array, ""]):
+    """``x`` after checking the smallest relative pivot (where the inputs are finite)."""
+    dtype = smin.dtype
+    trusted = smin > pivot_bound(jnp.sum(keep), dtype)
+    return error_if(x, ok & ~trusted, pivot_message(dtype, "The quasiseparable factorisation"))
 
 
 def _without_state_space(kernel: Kernel) -> list[str]:
@@ -183,12 +196,12 @@ class Quasisep(Solver):
         self, kernel: Kernel, X: Points, noise: Noise, r: Points, mask: Mask = None
     ) -> Float[Array, ""]:
         parallel = self.parallel(X, noise, r)
-        (A, d, r, keep), pinf, h = _problem(kernel, X, noise, r, mask)
+        (A, d, r, keep), pinf, h, ok = _problem(kernel, X, noise, r, mask)
         if parallel:
             value, smin = par.log_probability(A, pinf, h, d, r, keep, parallel=True)
         else:
             value, smin = _log_probability(A, pinf @ h, h, d, r, keep)
-        return _checked_pivot(value, smin)
+        return _checked_pivot(value, smin, keep, ok)
 
     def solve(
         self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
@@ -198,14 +211,15 @@ class Quasisep(Solver):
         if B.ndim == 2:
             return jax.vmap(lambda b: self.solve(kernel, X, noise, b, mask), 1, 1)(B)
         parallel = self.parallel(X, noise, B)
-        arrays, pinf, h = _problem(kernel, X, noise, B, mask)
+        arrays, pinf, h, ok = _problem(kernel, X, noise, B, mask)
         if parallel:
             f = par.filtered(arrays.A, pinf, h, *arrays[1:], parallel=True)
             alpha = par.solve(arrays.A, h, f, arrays.keep, parallel=True)
         else:
             f = scan.filtered(arrays, pinf @ h, h)
             alpha = scan.solve(arrays, h, f)
-        return _checked_pivot(alpha, f.min_pivot())
+        smin = scan.relative_pivot(f.s, arrays.d, arrays.keep, h @ pinf @ h)
+        return _checked_pivot(alpha, smin, arrays.keep, ok)
 
     def condition(
         self,
@@ -223,11 +237,11 @@ class Quasisep(Solver):
         if return_cov:
             return super().condition(kernel, X, noise, r, X_test, return_cov=True)
         parallel = self.parallel(X, noise, r, X_test)
-        X, noise, r, ss = _inputs(kernel, X, noise, r, None)
+        X, noise, r, ss, ok = _inputs(kernel, X, noise, r, None)
         X_test = jnp.asarray(X_test).astype(X.dtype)
         keep = jnp.ones(X.shape, bool)
         mean, var, smin = condition(ss, X, noise, r, keep, X_test, parallel=parallel)
-        return _checked_pivot((mean, jnp.maximum(var, 0)), smin)
+        return _checked_pivot((mean, jnp.maximum(var, 0)), smin, keep, ok)
 
     def sample(
         self,
@@ -240,7 +254,7 @@ class Quasisep(Solver):
         """Draws by the state-space recursion, O(N J^3) each (``_quasisep_sample``)."""
         parallel = self.parallel(X, noise)
         X = jnp.asarray(X)
-        (A, d, _, _), pinf, h = _problem(kernel, X, noise, jnp.zeros(X.shape, X.dtype), None)
+        (A, d, _, _), pinf, h, _ = _problem(kernel, X, noise, jnp.zeros(X.shape, X.dtype), None)
         keys = jax.random.split(key, math.prod(shape))
         draw = lambda k: sample(k, A, pinf, h, d, parallel=parallel)
         return jnp.reshape(jax.vmap(draw)(keys), (*shape, X.shape[0]))

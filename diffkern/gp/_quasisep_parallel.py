@@ -58,7 +58,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Bool, Float
 
-from diffkern.gp._quasisep_scan import _mm, _mtv, _mv, _outer, _total
+from diffkern.gp._quasisep_scan import _mm, _mtv, _mv, _outer, _total, relative_pivot
 from diffkern.scan import prefix_scan
 
 
@@ -176,9 +176,10 @@ def log_probability(
     *,
     parallel: bool = True,
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
-    """log N(r | 0, K + diag(d)) over the kept points and the smallest pivot s (check s > 0)."""
+    """log N(r | 0, K + diag(d)) over the kept points and the smallest relative pivot
+    (``_quasisep_scan.relative_pivot``; K + D is not positive definite unless it is > 0)."""
     f = filtered(A, P, h, d, r, keep, parallel=parallel)
-    return f.log_probability(keep), f.min_pivot()
+    return f.log_probability(keep), relative_pivot(f.s, d, keep, h @ P @ h)
 
 
 class _Adjoint(NamedTuple):

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from diffkern.gp._quasisep_parallel import filtered, smooth
+from diffkern.gp._quasisep_scan import relative_pivot
 from diffkern.gp._state_space import StateSpace
 
 
@@ -31,7 +32,8 @@ def condition(
     parallel: bool = True,
 ) -> tuple[Float[Array, " M"], Float[Array, " M"], Float[Array, ""]]:
     """Mean and variance of f(t_test) given r = f(t) + noise (variance d) at the kept points,
-    and the filter's smallest pivot (check it > 0: else K + D is not positive definite).
+    and the filter's smallest relative pivot (``_quasisep_scan.relative_pivot``: K + D is not
+    positive definite unless it is > 0).
 
     ``parallel`` selects associative scans (O(log(N + M)) depth) or sequential ones; ``t`` need
     not be sorted. All arrays share the dtype of ``ss``.
@@ -49,4 +51,5 @@ def condition(
     f = filtered(A, ss.pinf, ss.h, d, r, observed, parallel=parallel)
     _, mean, var = smooth(A, ss.h, f, observed, parallel=parallel)
     position = jnp.zeros(n + m, order.dtype).at[order].set(jnp.arange(n + m, dtype=order.dtype))
-    return mean[position[n:]], var[position[n:]], f.min_pivot()
+    k0 = ss.h @ ss.pinf @ ss.h
+    return mean[position[n:]], var[position[n:]], relative_pivot(f.s, d, observed, k0)

@@ -66,8 +66,10 @@ class Cotangents(NamedTuple):
 def log_probability(
     arrays: Arrays, g0: Float[Array, " J"], h: Float[Array, " J"]
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
-    """The log-probability and the smallest pivot s, by one fused filter scan."""
+    """The log-probability and the smallest relative pivot (:func:`relative_pivot`), by one
+    fused filter scan."""
     J = h.shape[0]
+    k0 = jnp.sum(h * g0)
 
     def body(carry, x):
         S, m, smin = carry
@@ -80,11 +82,22 @@ def log_probability(
         S_new = jnp.where(keep, Sp + _outer(g, g) / s, S)
         m_new = jnp.where(keep, mp + g * (v / s), m)
         term = jnp.where(keep, v * v / s + jnp.log(s), 0)
-        return (S_new, m_new, jnp.minimum(smin, s)), term
+        return (S_new, m_new, jnp.minimum(smin, _relative(s, d, keep, k0))), term
 
     init = (jnp.zeros((J, J), h.dtype), jnp.zeros(J, h.dtype), jnp.array(jnp.inf, h.dtype))
     (_, _, smin), terms = lax.scan(body, init, arrays)
     return _total(terms, arrays.keep), smin
+
+
+def _relative(s, d, keep, k0):
+    return jnp.where(keep, s / (k0 + jnp.where(keep, d, 0)), 1)
+
+
+def relative_pivot(
+    s: Float[Array, " N"], d: Float[Array, " N"], keep: Bool[Array, " N"], k0: Float[Array, ""]
+) -> Float[Array, ""]:
+    """min_i s_i / C_ii over the kept points, with C_ii = k(0) + d_i and k(0) = h^T P h."""
+    return jnp.min(_relative(s, d, keep, k0))
 
 
 def _total(terms: Float[Array, " N"], keep: Bool[Array, " N"]) -> Float[Array, ""]:

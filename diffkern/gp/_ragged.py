@@ -8,16 +8,21 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Float
+from jaxtyping import Array, ArrayLike, Float, Shaped
 
 from diffkern._arrays import check_values, result_dtype
 from diffkern._ragged import block_layout, series_arrays
+from diffkern.gp._cholesky import Dense
+from diffkern.gp._finite import check_finite
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._resolve import resolve_solver
 from diffkern.gp._solver import Solver
 
 # Padded series per compiled call are capped so one call holds about this many matrix entries.
 _MAX_ENTRIES = 2**24
+# Lengths are padded to buckets growing by this factor: finely where a padded point costs
+# O(N^2) (dense), coarsely where it costs O(1) (fewer programs to compile, each seconds).
+_DENSE_GROWTH, _LINEAR_GROWTH = 1.5, 2.5
 
 
 def log_probability_padded(
@@ -25,7 +30,7 @@ def log_probability_padded(
     X: Float[ArrayLike, "S L"],
     Y: Float[ArrayLike, "S L"],
     diag: Float[ArrayLike, "S L"],
-    mask: Bool[ArrayLike, "S L"],
+    mask: Shaped[ArrayLike, "S L"],  # boolean, checked below with a readable message
     *,
     solver: str | Solver = "auto",
     on_failure: str | None = None,
@@ -41,18 +46,33 @@ def log_probability_padded(
     dtype = result_dtype(X, Y)
     X, Y, diag = (jnp.asarray(a).astype(dtype) for a in (X, Y, diag))
     mask = jnp.asarray(mask)
+    if mask.dtype != jnp.bool_:
+        raise TypeError(
+            f"mask must be a boolean array (True at the points of each series), got {mask.dtype}"
+        )
     if X.ndim != 2 or Y.shape != X.shape or diag.shape != X.shape or mask.shape != X.shape:
         raise ValueError(
             "X, Y, diag and mask must share one shape (n_series, length); got "
             f"{X.shape}, {Y.shape}, {diag.shape}, {mask.shape}"
         )
     solver = resolve_solver(solver, kernel, {"X": X}, mask=mask, min_n=0, on_failure=on_failure)
-    diag = check_values(diag, "diag", positive=False)
+    diag = check_values(check_finite(diag, "diag", mask), "diag", positive=False)
     one = lambda x, y, d, m: solver.log_probability(kernel, x, d, y, m)
     return jax.vmap(one)(X, Y, diag, mask)
 
 
 _padded = eqx.filter_jit(log_probability_padded)
+
+
+def _series_diag(i: int, diag: ArrayLike, x: np.ndarray, dtype) -> np.ndarray:
+    """``diags[i]`` broadcast to the length of ``xs[i]``: a scalar or of that length."""
+    diag = np.asarray(diag, dtype)
+    if diag.shape not in ((), x.shape):
+        raise ValueError(
+            f"diags[{i}] must be a scalar or of length {x.size} like xs[{i}], got shape "
+            f"{diag.shape}"
+        )
+    return np.broadcast_to(diag, x.shape)
 
 
 def log_probability_ragged(
@@ -68,10 +88,13 @@ def log_probability_ragged(
 
     Series are grouped by length bucket and padded with a mask (``diffkern._ragged``'s block
     layout), and the number of series per call is padded to a bucket too, so any mix of lengths
-    runs a handful of compiled programs (one per length bucket). ``"auto"`` uses the O(N)
-    quasiseparable solver whenever the kernel admits it and every ``xs[i]`` is sorted, else the
-    dense one. Differentiable with respect to the kernel; ``xs``, ``ys`` and ``diags`` must be
-    concrete (known lengths). ``diags[i]`` is a scalar or of shape like ``xs[i]`` (default 0).
+    runs a handful of compiled programs (one per length bucket, and one more each for a
+    gradient, also under eager ``jax.grad``). Length buckets grow by 1.5 for the dense solver
+    and by 2.5 for the O(N) ones (a padded point costs them next to nothing, a program seconds
+    to compile). ``"auto"`` uses the O(N) quasiseparable solver whenever the kernel admits it
+    and every ``xs[i]`` is sorted, else the dense one. Differentiable with respect to the
+    kernel; ``xs``, ``ys`` and ``diags`` must be concrete (known lengths). ``diags[i]`` is a
+    scalar or of shape like ``xs[i]`` (default 0).
     """
     n_series = len(xs)
     if len(ys) != n_series or (diags is not None and len(diags) != n_series):
@@ -84,13 +107,17 @@ def log_probability_ragged(
                 f"xs[{i}] and ys[{i}] must be 1-D of one non-zero length, got {x.shape}, {y.shape}"
             )
     diags = [np.zeros((), dtype)] * n_series if diags is None else diags
-    diags = [np.broadcast_to(np.asarray(d, dtype), x.shape) for d, x in zip(diags, xs, strict=True)]
+    diags = [_series_diag(i, d, x, dtype) for i, (d, x) in enumerate(zip(diags, xs, strict=True))]
+    for i, series in enumerate(zip(xs, ys, diags, strict=True)):
+        for name, values in zip(("xs", "ys", "diags"), series, strict=True):
+            check_finite(values, f"{name}[{i}]")
     inputs = {f"xs[{i}]": x for i, x in enumerate(xs)}
     solver = resolve_solver(solver, kernel, inputs, min_n=0, on_failure=on_failure)
     layout = block_layout(
         [x.size for x in xs],
         min_rows=solver.min_series_bucket,
         max_rows=lambda length: _MAX_ENTRIES // length**2,
+        growth=_DENSE_GROWTH if isinstance(solver, Dense) else _LINEAR_GROWTH,
     )
     parts = [
         _padded(kernel, b.pad(xs, "edge"), b.pad(ys, 0.0), b.pad(diags, 1.0), b.mask, solver=solver)

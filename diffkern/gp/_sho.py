@@ -7,8 +7,8 @@ import math
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import cast, scalar_param
-from diffkern.gp._kernel import Kernel
+from diffkern._arrays import cast
+from diffkern.gp._kernel import Kernel, param
 from diffkern.gp._state_space import StateSpace
 
 # Near critical damping (|f x^2| < _SERIES) the three closed forms meet; a series in z = f x^2
@@ -68,9 +68,9 @@ class SHO(Kernel):
     sigma: Float[Array, ""]
 
     def __init__(self, omega: ArrayLike, quality: ArrayLike, sigma: ArrayLike):
-        self.omega = scalar_param(omega, "omega")
-        self.quality = scalar_param(quality, "quality")
-        self.sigma = scalar_param(sigma, "sigma", positive=False)
+        self.omega = param(omega, "omega")
+        self.quality = param(quality, "quality")
+        self.sigma = param(sigma, "sigma", positive=False)
 
     def _a(self, dtype) -> Float[Array, ""]:
         return 0.5 / cast(self.quality, dtype)

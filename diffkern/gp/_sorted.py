@@ -7,6 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from diffkern._arrays import concrete, error_if
+from diffkern.gp._finite import check_finite, finite_at
 
 
 def is_sorted(
@@ -36,12 +37,14 @@ def _in_order(xp, x, keep):
 def check_sorted(
     x: Float[ArrayLike, "*batch N"], name: str, mask: Bool[ArrayLike, "*batch N"] | None = None
 ) -> Float[ArrayLike, "*batch N"]:
-    """``x`` after checking :func:`is_sorted`: ``ValueError`` now when ``x`` is concrete, else a
-    run-time check through :func:`diffkern._arrays.error_if` on the returned ``x``."""
+    """``x`` after checking it is finite, then :func:`is_sorted` (at the kept points):
+    ``ValueError`` now when ``x`` is concrete, else run-time checks through
+    :func:`diffkern._arrays.error_if` on the returned ``x``; non-finite ``x`` reports only that."""
+    x = check_finite(x, name, mask)
     ok = is_sorted(x, mask)
     message = f"{name} must be sorted (non-decreasing) for the quasiseparable solver"
     if isinstance(ok, bool):
         if not ok:
             raise ValueError(message)
         return x
-    return error_if(x, ~ok, message)
+    return error_if(x, ~ok & finite_at(jnp.asarray(x), mask), message)

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import cast, scalar_param
-from diffkern.gp._kernel import Kernel
+from diffkern._arrays import cast
+from diffkern.gp._kernel import Kernel, param
 from diffkern.gp._state_space import StateSpace
 
 
@@ -23,7 +23,7 @@ class _Scaled(Kernel):
     scale: Float[Array, ""]
 
     def __init__(self, scale: ArrayLike):
-        self.scale = scalar_param(scale, "scale")
+        self.scale = param(scale, "scale")
 
     def _r(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return tau / cast(self.scale, tau.dtype)
@@ -101,7 +101,7 @@ class Cosine(Kernel):
     period: Float[Array, ""]
 
     def __init__(self, period: ArrayLike):
-        self.period = scalar_param(period, "period")
+        self.period = param(period, "period")
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return jnp.cos(2 * math.pi * tau / cast(self.period, tau.dtype))
@@ -124,8 +124,8 @@ class ExpSineSquared(Kernel):
     gamma: Float[Array, ""]
 
     def __init__(self, period: ArrayLike, gamma: ArrayLike):
-        self.period = scalar_param(period, "period")
-        self.gamma = scalar_param(gamma, "gamma", positive=False)
+        self.period = param(period, "period")
+        self.gamma = param(gamma, "gamma", positive=False)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         s = jnp.sin(math.pi * tau / cast(self.period, tau.dtype))
@@ -144,10 +144,10 @@ class QuasiPeriodic(Kernel):
     gamma: Float[Array, ""]
 
     def __init__(self, amplitude: ArrayLike, scale: ArrayLike, period: ArrayLike, gamma: ArrayLike):
-        self.amplitude = scalar_param(amplitude, "amplitude", positive=False)
-        self.scale = scalar_param(scale, "scale")
-        self.period = scalar_param(period, "period")
-        self.gamma = scalar_param(gamma, "gamma", positive=False)
+        self.amplitude = param(amplitude, "amplitude", positive=False)
+        self.scale = param(scale, "scale")
+        self.period = param(period, "period")
+        self.gamma = param(gamma, "gamma", positive=False)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         a = cast(self.amplitude, tau.dtype)

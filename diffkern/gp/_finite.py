@@ -1,0 +1,93 @@
+"""Finite inputs and trustworthy pivots: the checks every GP solver runs on its data.
+
+Non-finite data (X, diag, y, kernel parameters) is reported as such, before and instead of the
+factorisation's own failure, whatever ``on_failure`` says. A factorisation "fails" when a pivot
+d_k of C = L diag(d) L^T is too small relative to its diagonal entry C_kk to be trusted:
+
+    d_k / C_kk <= max(n, 100) eps,
+
+with n the number of points. A pivot is computed from C_kk by subtracting up to n rounded
+terms, so below that bound its relative error is O(1) and the log-likelihood and solves are
+not to be trusted (float32 with duplicate inputs and tiny noise, or very long correlations).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float
+
+from diffkern._arrays import concrete, error_if
+
+# Pivot bound, in units of eps: max(n, _MIN_PIVOT_EPS); above the dense solver's default jitter.
+_MIN_PIVOT_EPS = 100
+
+DATA = "y - mean(X)"  # the name of the residual in messages
+
+
+def finite_message(name: str) -> str:
+    """The error for non-finite values of the input ``name``."""
+    return f"{name} must be finite (it holds NaN or inf)"
+
+
+def finite_at(x: ArrayLike, mask: ArrayLike | None, xp=jnp) -> Bool[ArrayLike, ""]:
+    """Whether ``x`` (..., N, *rest) is finite wherever ``mask`` (..., N) keeps a point, with
+    jax.numpy or numpy as ``xp``."""
+    ok = xp.isfinite(x)
+    if mask is not None:
+        ok = ok | ~xp.reshape(mask, mask.shape + (1,) * (x.ndim - mask.ndim))
+    return xp.all(ok)
+
+
+def check_finite(
+    x: Float[ArrayLike, "*shape"], name: str, mask: Bool[ArrayLike, "*batch N"] | None = None
+) -> Float[ArrayLike, "*shape"]:
+    """``x`` after checking it is finite at the kept points: ``ValueError`` now when ``x`` (and
+    ``mask``) are concrete, else a run-time check through :func:`error_if`."""
+    values, keep = concrete(x), None if mask is None else concrete(mask)
+    if values is not None and (mask is None or keep is not None):
+        if not finite_at(values, keep, np):
+            raise ValueError(finite_message(name))
+        return x
+    return error_if(x, ~finite_at(jnp.asarray(x), mask), finite_message(name))
+
+
+def finite_inputs(
+    kernel: eqx.Module,
+    arrays: dict[str, Array],
+    mask: Bool[Array, " N"] | None = None,
+) -> tuple[dict[str, Array], Bool[Array, ""]]:
+    """``arrays`` (name -> values at the N points) after run-time checks that they and the
+    kernel's parameters are finite (at the kept points), and whether all are.
+
+    Solvers check their factorisation only where the inputs are finite (``ok``), so bad data
+    reports one message, its own.
+    """
+    params = [jnp.all(jnp.isfinite(p)) for p in jax.tree_util.tree_leaves(kernel)]
+    ok = jnp.all(jnp.stack(params)) if params else jnp.asarray(True)
+    out = {}
+    for name, x in arrays.items():
+        if not out:  # the kernel's check rides on the first array, which every caller uses
+            x = error_if(x, ~ok, finite_message("every kernel parameter"))
+        finite = finite_at(x, mask)
+        out[name] = error_if(x, ~finite, finite_message(name))
+        ok = ok & finite
+    return out, ok
+
+
+def pivot_bound(n_points: Array | int, dtype) -> Array:
+    """The smallest trusted relative pivot d_k / C_kk for ``n_points`` points in ``dtype``."""
+    n = jnp.maximum(jnp.asarray(n_points).astype(dtype), _MIN_PIVOT_EPS)
+    return n * float(jnp.finfo(dtype).eps)
+
+
+def pivot_message(dtype, how: str) -> str:
+    """The error for a factorisation (``how``) whose pivots are <= :func:`pivot_bound`."""
+    name = jnp.dtype(dtype).name
+    return (
+        f"{how} failed in {name}: the covariance K + diag is not positive definite at this "
+        f"precision, or too close to singular to trust (a relative pivot d_k / C_kk <= "
+        f"max(N, {_MIN_PIVOT_EPS}) eps). Use float64 or a larger diag (noise)"
+    )
