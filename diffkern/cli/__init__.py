@@ -13,7 +13,7 @@ import importlib
 import sys
 import traceback
 
-from diffkern import __version__
+from diffkern.cli.info import version
 
 __all__ = ["main"]
 
@@ -30,7 +30,7 @@ _DEBUG_HELP = "on an error, print the Python traceback as well"
 def _parser(command: str | None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s own options are imported (the others stay unloaded)."""
     parser = argparse.ArgumentParser(prog="diffkern", description=_DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"diffkern {__version__}")
+    parser.add_argument("--version", action="version", version=f"diffkern {version('diffkern')}")
     parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in _SUBCOMMANDS.items():

@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``diffkern info`` takes no arguments."""
 
 
-def _version(dist: str) -> str:
+def version(dist: str) -> str:
+    """The installed version of distribution ``dist``, or ``not installed``."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"python   {platform.python_version()} ({platform.machine()})")
     for dist in ("diffkern", "jax", "jaxlib", "equinox", "optax", "numpyro", "perfetto"):
-        print(f"{dist:<8} {_version(dist)}")
+        print(f"{dist:<8} {version(dist)}")
     print(f"backend  {jax.default_backend()}")
     print(f"devices  {', '.join(str(d) for d in jax.devices())}")
     print(f"float64  {'enabled' if x64_enabled() else 'disabled (set JAX_ENABLE_X64=1)'}")
