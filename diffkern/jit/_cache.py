@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import uuid
 import warnings
+from numbers import Real
 from pathlib import Path
 
 import jax
@@ -45,6 +47,29 @@ def _writable(path: Path) -> str | None:
     return None
 
 
+def _check_options(path, min_compile_time_secs, min_entry_size_bytes) -> None:
+    """``ValueError``/``TypeError`` naming the argument and its valid range."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str, an os.PathLike or None, got {type(path).__name__}")
+    if path is not None and not os.fspath(path).strip():
+        # Path("") is the current directory: caching there is never what an empty value meant.
+        raise ValueError("path must be a non-empty directory name (or None for the default)")
+    if isinstance(min_compile_time_secs, bool) or not isinstance(min_compile_time_secs, Real):
+        raise TypeError(
+            f"min_compile_time_secs must be a number, got {type(min_compile_time_secs).__name__}"
+        )
+    if not (math.isfinite(min_compile_time_secs) and min_compile_time_secs >= 0):
+        raise ValueError(
+            f"min_compile_time_secs must be finite and >= 0, got {min_compile_time_secs}"
+        )
+    if isinstance(min_entry_size_bytes, bool) or not isinstance(min_entry_size_bytes, int):
+        raise TypeError(
+            f"min_entry_size_bytes must be an int, got {type(min_entry_size_bytes).__name__}"
+        )
+    if min_entry_size_bytes < -1:
+        raise ValueError(f"min_entry_size_bytes must be >= -1, got {min_entry_size_bytes}")
+
+
 def enable_persistent_cache(
     path: str | os.PathLike | None = None,
     *,
@@ -63,18 +88,20 @@ def enable_persistent_cache(
 
     Args:
         path: cache directory; default :func:`default_cache_dir` (``$DIFFKERN_CACHE_DIR`` or a
-            per-user cache directory).
+            per-user cache directory). An empty or blank name raises ``ValueError`` (it would
+            mean the current directory).
         min_compile_time_secs: programs that compiled faster than this are not written. JAX's
-            default (1 s) would skip nearly every diffkern kernel; 0 caches all of them.
+            default (1 s) would skip nearly every diffkern kernel; 0 caches all of them. Must
+            be finite and >= 0 (NaN would silently write nothing).
         min_entry_size_bytes: smallest entry written; -1 (default) writes entries of any size.
+            An int >= -1.
 
     Returns:
         The directory in use, or None when it is not usable: an unwritable directory warns
         (:class:`CacheWarning`) and the run goes on uncached. A corrupted entry is reported by
         JAX as a warning when read, then recompiled and rewritten.
     """
-    if min_compile_time_secs < 0:
-        raise ValueError(f"min_compile_time_secs must be >= 0, got {min_compile_time_secs}")
+    _check_options(path, min_compile_time_secs, min_entry_size_bytes)
     directory = Path(path).expanduser() if path is not None else default_cache_dir()
     problem = _writable(directory)
     if problem is not None:
