@@ -26,6 +26,7 @@ from diffkern.kepler import KeplerResult as KeplerResult
 from diffkern.kepler import KeplerSolver as KeplerSolver
 from diffkern.kepler import eccentric_anomaly as eccentric_anomaly
 from diffkern.kepler import true_anomaly as true_anomaly
+from diffkern.orbits import Keplerian as Keplerian
 from diffkern.orbits import radial_velocity as radial_velocity
 from diffkern.orbits import time_of_periastron as time_of_periastron
 from diffkern.precision import float64 as float64

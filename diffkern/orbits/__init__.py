@@ -1,6 +1,7 @@
 """Orbit models built on the Kepler solver."""
 
 from diffkern.orbits._epoch import TimePrecisionWarning as TimePrecisionWarning
+from diffkern.orbits._keplerian import Keplerian as Keplerian
 from diffkern.orbits._periastron import time_of_periastron as time_of_periastron
 from diffkern.orbits._radial_velocity import max_cycles as max_cycles
 from diffkern.orbits._radial_velocity import radial_velocity as radial_velocity
