@@ -53,6 +53,7 @@ FRESH_COMPILES = {
     "test_kepler_api",
     "test_profile_cli",
     "test_profile_trace",
+    "test_workflows",
 }
 
 
