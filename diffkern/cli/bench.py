@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick",
         action="store_true",
         help="smallest size of each case, a smaller round budget, and on a CPU no "
-        "parallel-in-time GP (about 2 minutes on 2 CPU cores)",
+        "parallel-in-time GP (times measured by profiles/timings.py)",
     )
     parser.add_argument(
         "--only",
