@@ -11,7 +11,7 @@ from test_kepler_accuracy import E_TOL
 from test_kepler_reference import angle_error, reference
 
 from diffkern import CheckError
-from diffkern.kepler import KeplerSolver, eccentric_anomaly, kepler
+from diffkern.kepler import KeplerSolver, eccentric_anomaly, kepler, true_anomaly
 from diffkern.kepler._solve import MAX_MEAN_ANOMALY
 from diffkern.precision import float64
 
@@ -67,7 +67,7 @@ def test_mean_anomaly_beyond_the_limit_under_transformations(dtype):
 
 
 def test_eccentric_anomaly_stays_below_two_pi(dtype):
-    # M -> 0 from below: 2 pi - E rounds to 2 pi; the result is the largest float below it.
+    # M -> 0 from below: 2 pi - E (and f + 2 pi) round to 2 pi; the result is the float below.
     tiny = np.array([-1e-30, -1e-12, -np.finfo(dtype).smallest_subnormal, -1e-7], dtype)
     M = jnp.asarray(np.concatenate([tiny, tiny + np.asarray(2 * np.pi, dtype)]))
     e = jnp.full_like(M, 0.3)
@@ -75,6 +75,7 @@ def test_eccentric_anomaly_stays_below_two_pi(dtype):
         eccentric_anomaly(M, e),
         jax.jit(jax.vmap(eccentric_anomaly))(M, e),
         KeplerSolver(check=False).solve(M, e).eccentric_anomaly,
+        true_anomaly(M, e),
     ):
         assert bool(jnp.all((E >= 0) & (E < 2 * np.pi))), E
         assert angle_error(E, 0).max() <= 1e-6

@@ -46,6 +46,13 @@ Solution = tuple[Float[Array, "*b"], ...]
 _CPU_BLOCK = 4096
 
 
+def below_two_pi(dtype) -> np.floating:
+    """The largest float below 2 pi: ``2 pi - x`` for a tiny ``x`` rounds to 2 pi, outside the
+    documented range [0, 2 pi) of the angles, so they are clamped to this."""
+    two_pi = np.asarray(2 * math.pi, dtype)
+    return np.nextafter(two_pi, np.zeros_like(two_pi))
+
+
 def _reduce(mean_anomaly: Float[Array, "*b"]) -> Float[Array, "*b"]:
     """``M - 2 pi k`` in [-pi, pi]; ``2 pi`` is split so the result keeps its relative accuracy."""
     parts = split_pi(Fraction(2), mean_anomaly.dtype.name)
@@ -73,11 +80,10 @@ def _solve_elementwise(
     inv_slope = 1 / slope
     sin_f = jnp.sqrt(one_minus_ecc * (1 + ecc)) * state.sin * inv_slope
     cos_f = (one_minus_ecc - state.versine) * inv_slope
-    # 2 pi - E for a tiny E rounds to 2 pi: the largest float below 2 pi keeps E in [0, 2 pi).
-    two_pi = np.asarray(2 * math.pi, m.dtype)
-    below_two_pi = np.nextafter(two_pi, np.zeros_like(two_pi))
     return (
-        jnp.minimum(jax.lax.select(negative, 2 * math.pi - state.E, state.E), below_two_pi),
+        jnp.minimum(
+            jax.lax.select(negative, 2 * math.pi - state.E, state.E), below_two_pi(m.dtype)
+        ),
         jax.lax.select(negative, -state.sin, state.sin),
         state.cos,
         jax.lax.select(negative, -sin_f, sin_f),

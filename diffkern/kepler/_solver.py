@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import broadcast_floats, error_if, platform, to_device
 from diffkern._checks import checked
-from diffkern.kepler._solve import MAX_MEAN_ANOMALY, solve
+from diffkern.kepler._solve import MAX_MEAN_ANOMALY, below_two_pi, solve
 from diffkern.kepler._steps import METHODS
 
 #: What ``method="auto"`` picks: the cheapest step that meets the documented accuracy.
@@ -32,7 +32,7 @@ class KeplerResult(eqx.Module):
     def true_anomaly(self) -> Float[Array, "*batch"]:
         """``f`` in [0, 2 pi), on the same half-orbit as ``E``."""
         f = jnp.arctan2(self.sin_f, self.cos_f)
-        return jnp.where(f < 0, f + 2 * math.pi, f)
+        return jnp.minimum(jnp.where(f < 0, f + 2 * math.pi, f), below_two_pi(f.dtype))
 
 
 class KeplerSolver(eqx.Module):

@@ -42,15 +42,13 @@ def correction(
     ``order - 1`` terms gives an error ``O(s^order)``. One division, whatever the order. For
     Kepler's equation ``g2 = e sin E``, ``g3 = e cos E`` and ``g4 = -g2``, so ``a4 = -a2 / 12``.
     """
-    g0 = one_minus_ecc * state.E + ecc * state.E_minus_sin - mean_anomaly
     g1 = one_minus_ecc + ecc * state.versine
+    s = (one_minus_ecc * state.E + ecc * state.E_minus_sin - mean_anomaly) / g1
     order = METHODS[method]
     if order == 2:
-        return -g0 / g1
-    inv_g1 = 1 / g1
-    s = g0 * inv_g1
-    a2 = (0.5 * inv_g1) * (ecc * state.sin)
-    a3 = (inv_g1 / 6) * (ecc * state.cos)
+        return -s
+    a2 = 0.5 * ecc * state.sin / g1
+    a3 = ecc * state.cos / (6 * g1)
     coefficients = [a2, 2 * a2 * a2 - a3, a2 * (5 * (a2 * a2 - a3) - 1 / 12)][: order - 2]
     series = coefficients[-1]
     for c in coefficients[-2::-1]:
