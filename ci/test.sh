@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=$(mktemp -d "${TMPDIR:-/tmp}/diffkern-test-cache.XXXXXX")
 trap 'rm -rf "$CACHE"' EXIT
-WORKERS=(-n "${DIFFKERN_TEST_WORKERS:-auto}" --dist loadfile --durations=10)
+# A test still running after 10 minutes fails with every thread's stack (pytest-timeout).
+WORKERS=(-n "${DIFFKERN_TEST_WORKERS:-auto}" --dist loadfile --durations=10 --timeout=600
+         --timeout-method=thread)
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 stage ruff
 ruff check .
