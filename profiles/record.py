@@ -2,8 +2,10 @@
 
     python profiles/record.py [WORKLOAD ...]     (default: demo gp-batch kepler)
 
-Writes ``profiles/WORKLOAD.pftrace`` (open in https://ui.perfetto.dev; not kept in git) and
-``profiles/WORKLOAD.txt`` (the summary, kept). Each workload runs in its own process from the
+A workload is a built-in name or a script (``profiles/fit_planets_gp.py``, ``rv_ragged.py``,
+``gp_ragged.py``: the workflows users write). Writes ``profiles/NAME.pftrace`` (open in
+https://ui.perfetto.dev; not kept in git) and ``profiles/NAME.txt`` (the summary, kept), NAME
+being the workload's name or the script's stem. Each workload runs in its own process from the
 repository root, as ``diffkern profile`` would.
 """
 
@@ -17,10 +19,11 @@ HERE = Path(__file__).parent
 
 
 def record(workload: str) -> None:
-    out = HERE / f"{workload}.pftrace"
+    name = Path(workload).stem
+    out = HERE / f"{name}.pftrace"
     cmd = [sys.executable, "-m", "diffkern.cli", "profile", workload, "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE.parent)
-    (HERE / f"{workload}.txt").write_text(done.stdout)
+    (HERE / f"{name}.txt").write_text(done.stdout + done.stderr)
     print(done.stdout)
 
 
