@@ -9,7 +9,10 @@ minutes).
 
 import os
 
+import pytest
 from hypothesis import Phase, settings
+
+from diffkern import CheckError
 
 NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
 SCALE = int(os.environ.get("DIFFKERN_CONTRACT_SCALE", "50")) if NIGHTLY else 1
@@ -26,3 +29,11 @@ def contract(examples: int) -> settings:
         max_examples=budget(examples),
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
     )
+
+
+def assert_check_errors(call, where: str, messages: list[str]) -> None:
+    """``call()`` raises one CheckError that names each of ``messages`` (prefixed ``where``)."""
+    with pytest.raises(CheckError) as err:
+        call()
+    for message in messages:
+        assert f"{where}: {message}" in str(err.value)

@@ -11,14 +11,16 @@ from diffkern._arrays import error_if_each, result_dtype
 from diffkern._checks import checked
 
 
-def _block(zq: Array, z: Array, x: Array, inv_2h2: Array) -> tuple[Array, Array]:
+def _block(zq: Array, z: Array, x: Array, b: Array) -> tuple[Array, Array]:
     """The block's estimates, and whether a finite query's squared distances all overflow."""
-    # Log-weights relative to the nearest sample, -(d2_j - d2_min) / 2h^2 <= 0, with every
-    # factor finite (1 / 2h^2 and d2_j - d2_min capped at the largest float): a bandwidth whose
-    # h^2 underflows, or a far query, gives the mean of the nearest samples (the limit h -> 0).
-    # The barrier makes softmax read the log-weights once: recomputed in
-    # two fusions they round differently (contracted multiply-adds), and at d2 ~ 1e36 that
-    # difference times 1 / 2h^2 overflows the exponent.
+    # Coordinates come scaled by a = min(1, 1/h), and b = max(1, 1/h) (capped at the largest
+    # float), a b = 1 / h. Log-weights relative to the nearest sample,
+    # -(|z* - z_j|^2 - min_k |z* - z_k|^2) b^2 / 2, never form h^2 nor, when h > 1, a distance
+    # over 1.8e19 (float32); a capped square only meets a weight that vanishes anyway. So any
+    # bandwidth, or a far query, gives a finite mean of the samples (of the nearest ones as
+    # h -> 0). The barrier makes softmax read the log-weights once: recomputed in two fusions
+    # they round differently (contracted multiply-adds), and at d2 ~ 1e36 that difference
+    # times b^2 overflows exp.
     d2 = jnp.sum((zq[:, None, :] - z[None, :, :]) ** 2, axis=-1)
     # The weights do not depend on the shift: no gradient through it (min's gradient would
     # divide by the count of elements equal to a recomputed, differently rounded minimum).
@@ -26,7 +28,7 @@ def _block(zq: Array, z: Array, x: Array, inv_2h2: Array) -> tuple[Array, Array]
     excess = d2 - nearest
     # where, not clip: clip would halve the gradient of the nearest sample (a tie at 0)
     excess = jnp.minimum(jnp.where(excess < 0, 0, excess), jnp.finfo(d2.dtype).max)
-    w = jax.nn.softmax(lax.optimization_barrier(-excess * inv_2h2), axis=-1)
+    w = jax.nn.softmax(lax.optimization_barrier(-(excess * b) * (b / 2)), axis=-1)
     far = jnp.isinf(nearest[:, 0]) & jnp.all(jnp.isfinite(zq), axis=-1)
     return w @ x, jnp.any(far)
 
@@ -56,14 +58,15 @@ def nadaraya_watson(
         block_size: queries per block (static); larger is faster until memory runs out.
 
     The result is finite for every valid input: weights are taken relative to the nearest
-    sample, so a bandwidth whose ``h^2`` underflows (float32 ``h < 1e-19``) or a query far
-    from every sample gives the mean of its nearest samples (the limit ``h -> 0``). Gradients
-    are exact while ``h`` is not tiny against the sample spacing; in the step-function limit
-    they carry no information and may be NaN. Invalid input raises
-    :class:`diffkern.CheckError` naming the argument (``equinox.error_if`` inside ``jit``;
-    NaN in ``set_value_checks("nan")`` mode): non-finite ``z_query``, ``z`` or ``x``, a
-    bandwidth that is not finite and > 0, or a query whose squared distance to every sample
-    overflows (``|z* - z_j| > 1.8e19`` in float32, ``1.3e154`` in float64).
+    sample and ``h^2`` is never formed (in float32 it underflows below ``h = 1e-19`` and
+    overflows above ``1e19``), so any bandwidth, or a query far from every sample, gives a
+    finite mean of the samples (of the nearest ones in the limit ``h -> 0``). Gradients are
+    exact while ``h`` is not tiny against the sample spacing; in the step-function limit they
+    carry no information and may be NaN. Invalid input raises :class:`diffkern.CheckError`
+    naming the argument (``equinox.error_if`` inside ``jit``; NaN in
+    ``set_value_checks("nan")`` mode): non-finite ``z_query``, ``z`` or ``x``, a bandwidth
+    that is not finite and > 0, or a query whose squared distance to every sample overflows
+    (``|z* - z_j| / max(h, 1) > 1.8e19`` in float32, ``1.3e154`` in float64).
     """
     dtype = result_dtype(z_query, z, x, bandwidth)
     zq, z, x, h = (jnp.asarray(v, dtype) for v in (z_query, z, x, bandwidth))
@@ -90,12 +93,12 @@ def nadaraya_watson(
     n_blocks = -(-m // bs)
     # Pad queries to whole blocks (copies of the first query, dropped after).
     zq_pad = jnp.concatenate([zq, jnp.broadcast_to(zq[:1], (n_blocks * bs - m, zq.shape[1]))])
-    # 1 / 2h^2 capped at the largest float, with a gradient that never meets inf * 0.
-    two_h2 = 2 * h**2
-    usable = two_h2 > 1 / jnp.finfo(dtype).max
-    inv_2h2 = jnp.where(usable, 1 / jnp.where(usable, two_h2, 1), jnp.finfo(dtype).max)
-    block = jax.checkpoint(lambda q: _block(q, z, x, inv_2h2))
-    out, far = lax.map(block, zq_pad.reshape(n_blocks, bs, zq.shape[1]))
+    # 1 / h capped at the largest float, with a gradient that never meets inf * 0.
+    usable = h > 1 / jnp.finfo(dtype).max
+    inv_h = jnp.where(usable, 1 / jnp.where(usable, h, 1), jnp.finfo(dtype).max)
+    a, b = jnp.minimum(inv_h, 1), jnp.maximum(inv_h, 1)
+    block = jax.checkpoint(lambda q: _block(q, z * a, x, b))
+    out, far = lax.map(block, (zq_pad * a).reshape(n_blocks, bs, zq.shape[1]))
     bound = math.sqrt(jnp.finfo(dtype).max)
     checks.append((far, f"each query must be nearer than {bound:.2g} to some sample in {dtype}"))
     out = out.reshape(n_blocks * bs, x.shape[1])[:m]
