@@ -79,8 +79,9 @@ def minimize(
     The loop is one compiled program per (loss, optimizer, shapes), where an optimizer or loss
     built anew with the same settings (``optax.adam(0.01)`` called again) counts as the same.
     It holds no host callback, so :func:`diffkern.enable_persistent_cache` keeps it: value
-    checks of diffkern's kernels inside the loss give NaN there, and a non-finite loss stops the fit with ``FloatingPointError``,
-    chained to the failed check (found by evaluating the loss once, at the parameters reached).
+    checks of diffkern's kernels inside the loss give NaN there, and a non-finite loss stops the
+    fit with ``FloatingPointError``, chained to the failed check (found by evaluating the loss
+    once, at the parameters reached).
 
     Args:
         loss: scalar loss, or ``(loss, aux)`` when ``has_aux`` is True.
