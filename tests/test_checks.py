@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from diffkern._checks import CheckError, checked, error_if
+from diffkern._checks import CheckError, checked, error_if, error_if_each
 
 
 def _sqrt(x):
@@ -53,3 +53,20 @@ def test_nested_entry_points_and_checks_in_scan_bodies():
     assert float(checked_outer(jnp.asarray(4.0))) == 3.0
     with pytest.raises(Exception, match="each x must be >= 0"):
         jax.block_until_ready(checked_scan(jnp.asarray([1.0, -1.0])))
+
+
+def _positive_and_small(x):
+    return error_if_each(x * 2, [(x <= 0, "x must be > 0"), (x >= 10, "x must be < 10")])
+
+
+checked_each = checked(_positive_and_small)
+
+
+def test_error_if_each_names_every_failed_check():
+    assert jnp.allclose(checked_each(jnp.asarray([1.0, 2.0])), jnp.asarray([2.0, 4.0]))
+    with pytest.raises(CheckError, match=r"^x must be > 0; x must be < 10$"):
+        checked_each(jnp.asarray([-1.0, 20.0]))
+    with pytest.raises(CheckError, match=r"^x must be < 10$"):
+        checked_each(jnp.asarray([1.0, 20.0]))
+    with pytest.raises(Exception, match="x must be > 0"):  # the caller's jit: a callback
+        jax.block_until_ready(jax.jit(checked_each)(jnp.asarray([-1.0])))
