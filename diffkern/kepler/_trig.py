@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-import jax.numpy as jnp
+import jax
 from jaxtyping import Array, Float
 
 # Terms kept so that the truncation error is below half an ulp on |y| <= pi/4.
@@ -23,8 +23,8 @@ def _series(start: int, n: int) -> list[float]:
 
 
 def _horner(coefficients: list[float], u: Float[Array, "*b"]) -> Float[Array, "*b"]:
-    acc = jnp.full_like(u, coefficients[0])
-    for c in coefficients[1:]:
+    acc = coefficients[0] * u + coefficients[1]
+    for c in coefficients[2:]:
         acc = acc * u + c
     return acc
 
@@ -45,14 +45,15 @@ def sincos(x: Float[Array, "*b"]) -> tuple[Float[Array, "*b"], ...]:
     """
     low = x <= math.pi / 4
     high = x > 3 * math.pi / 4
-    y = jnp.where(high, math.pi - x, jnp.where(low, x, x - math.pi / 2))
+    select = jax.lax.select  # jnp.where would trace a nested program per call
+    y = select(high, math.pi - x, select(low, x, x - math.pi / 2))
     y_minus_sin, one_minus_cos = _complements(y)
     sin_y = y - y_minus_sin
     cos_y = 1 - one_minus_cos
-    sin_x = jnp.where(low | high, sin_y, cos_y)
-    cos_x = jnp.where(low, cos_y, jnp.where(high, -cos_y, -sin_y))
-    x_minus_sin = jnp.where(low, y_minus_sin, x - sin_x)
-    versine = jnp.where(low, one_minus_cos, 1 - cos_x)
+    sin_x = select(low | high, sin_y, cos_y)
+    cos_x = select(low, cos_y, select(high, -cos_y, -sin_y))
+    x_minus_sin = select(low, y_minus_sin, x - sin_x)
+    versine = select(low, one_minus_cos, 1 - cos_x)
     return sin_x, cos_x, x_minus_sin, versine
 
 
