@@ -127,3 +127,9 @@ def test_window_any_integer_dtype(name):
         else:
             with pytest.raises(Exception, match=r"window: start must be in \[0, 250\]"):
                 jax.block_until_ready(_window_long(s))
+
+
+def test_empty_window_rejects_unsigned_starts_past_the_end():
+    assert window(LONG, jnp.asarray(300, "uint32"), 0).shape == (0,)
+    with pytest.raises(Exception, match=r"window: start must be in \[0, 300\] for size 0"):
+        window(LONG, jnp.asarray(4_000_000_000, "uint32"), 0)

@@ -42,7 +42,7 @@ def window(
     n = a.shape[axis]
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= n:
         raise ValueError(f"size must be a static int in [0, {n}] (a.shape[{axis}]), got {size!r}")
-    start = wide_index(start, n)
+    start = wide_index(start, n + 1)  # unsigned starts past n stay out of range for size 0
     out = lax.dynamic_slice_in_dim(a, start, size, axis=axis)
     if mode == "clip":
         return out
