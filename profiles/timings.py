@@ -42,7 +42,10 @@ def _run(command: list[str]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="diffkern-timing-") as cwd:
         start, cpu = time.perf_counter(), _cpu()
         argv = [sys.executable, "-m", "diffkern.cli", *command]
-        subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True)
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr)[-3000:]
+            raise SystemExit(f"{' '.join(command)} exited with {done.returncode}:\n{tail}")
         return time.perf_counter() - start, _cpu() - cpu
 
 
