@@ -20,10 +20,11 @@ import numpy as np
 from diffkern.gp import Matern32, log_probability_ragged
 
 
-def stars(n_stars=500, seed=0):
-    """Times, activity signals and noise variances of ``n_stars`` stars."""
+def stars(n_stars=500, seed=0, lengths=(8, 200)):
+    """Times, activity signals and noise variances of ``n_stars`` stars, with numbers of points
+    drawn from ``[lengths[0], lengths[1])``."""
     rng = np.random.default_rng(seed)
-    lengths = rng.integers(8, 200, n_stars)
+    lengths = rng.integers(*lengths, n_stars)
     xs = [np.sort(rng.uniform(0.0, 300.0, n)) for n in lengths]
     ys = [np.sin(x / 7.0) + rng.normal(0.0, 0.3, x.size) for x in xs]
     diags = [np.full(x.size, 0.09) for x in xs]

@@ -62,7 +62,7 @@ def test_ragged_gp_likelihood_and_gradient_two_programs_per_length_bucket(x64):
     """Eagerly: a forward and a backward program per length bucket and a fixed few more; new
     kernel values compile nothing."""
     gp = _script("gp_ragged.py")
-    data = gp["stars"](12)
+    data = gp["stars"](12, lengths=(8, 41))  # two length buckets: 16 and 40
     f = jax.value_and_grad(gp["neg_log_likelihood"])
     p, q = jax.device_put(np.array([0.0, 2.0])), jax.device_put(np.array([0.1, 2.2]))
     with count_compiles() as counts:
