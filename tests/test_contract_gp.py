@@ -12,6 +12,7 @@ runs once per precision (float32, then float64): ``default_float`` is that pass'
 """
 
 import math
+import os
 
 import equinox as eqx
 import jax
@@ -35,6 +36,8 @@ from diffkern.gp._dense import DEFAULT_JITTER
 from diffkern.testing import tolerance
 
 N = 5
+# Examples per test: CI's budget, 25 times more with HYPOTHESIS_PROFILE=nightly.
+SCALE = 25 if os.environ.get("HYPOTHESIS_PROFILE") == "nightly" else 1
 DOCUMENTED = "must be finite|must be sorted|not positive definite"
 BAD = [math.nan, math.inf, -math.inf]
 # |diffkern - reference| <= TOL * (|reference| + N): float32 near the pivot bound loses digits.
@@ -124,7 +127,7 @@ def _gp(p, solver):
 
 
 @pytest.mark.parametrize("solver", ["cholesky", "quasisep"])
-@settings(max_examples=40)
+@settings(max_examples=40 * SCALE)
 @given(p=_problem)
 def test_log_probability(solver, p):
     gp = _outcome(lambda: _gp(p, solver))
@@ -140,7 +143,7 @@ def test_log_probability(solver, p):
 
 
 @pytest.mark.parametrize("solver", ["cholesky", "quasisep"])
-@settings(max_examples=25)
+@settings(max_examples=25 * SCALE)
 @given(p=_problem, X_test=st.lists(_value, min_size=2, max_size=2))
 def test_condition(solver, p, X_test):
     """mean = K*^T C^-1 y and var = k(0) - diag(K*^T C^-1 K*), within TOL of the scale of
@@ -166,7 +169,7 @@ def test_condition(solver, p, X_test):
     assert np.all(np.abs(var - np.maximum(expected_var, 0)) <= tol * p["amp"]), (var, expected_var)
 
 
-@settings(max_examples=25)
+@settings(max_examples=25 * SCALE)
 @given(p=_problem)
 def test_sample(p):
     """Dense draws are z L^T for the key's normal z: against float64 L, relative to the
@@ -193,7 +196,7 @@ def test_sample(p):
 LENGTHS = (3, 5)
 
 
-@settings(max_examples=20)
+@settings(max_examples=20 * SCALE)
 @given(
     problems=st.lists(_problem, min_size=2, max_size=2),
     solver=st.sampled_from(["cholesky", "quasisep", "auto"]),

@@ -85,7 +85,7 @@ def test_non_finite_data_has_its_own_message_whatever_on_failure(solver):
     with pytest.raises(CheckError, match=r"y - mean\(X\) must be finite") as error:
         logp(1.0, bad_y, 0.1)
     assert "positive definite" not in str(error.value)
-    with pytest.raises(eqx.EquinoxRuntimeError, match="Constant value must be finite"):
+    with pytest.raises(eqx.EquinoxRuntimeError, match="must be finite|must be >= 0"):
         jax.block_until_ready(eqx.filter_jit(logp)(jnp.asarray(np.nan), y, 0.1))
     kernel = eqx.tree_at(lambda k: k.scale, Matern32(1.0), jnp.asarray(np.nan))  # unchecked
     with pytest.raises(CheckError, match="every kernel parameter must be finite"):

@@ -16,7 +16,7 @@ from diffkern.gp._dense import (
     noisy_covariance,
     trusted,
 )
-from diffkern.gp._finite import DATA, finite_inputs
+from diffkern.gp._finite import finite_inputs
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._matrix import kernel_matrix
 from diffkern.gp._solver import Mask, Noise, Points, Rows, Solver
@@ -67,10 +67,9 @@ class Dense(Solver):
     ) -> Float[Array, ""]:
         """log N(r | 0, C), with the closed-form gradient of ``gaussian_log_density``."""
         dtype = result_dtype(X, r)
-        arrays = {"X": jnp.asarray(X), "diag": jnp.asarray(noise), DATA: jnp.asarray(r)}
-        arrays, ok = finite_inputs(kernel, arrays, mask)
-        X, noise, r = arrays.values()
-        r = r.astype(dtype)
+        arrays, ok = finite_inputs(kernel, {"X": jnp.asarray(X), "diag": jnp.asarray(noise)}, mask)
+        X, noise = arrays.values()
+        r = jnp.asarray(r).astype(dtype)
         C = self._covariance(kernel, X, noise, dtype, mask)
         if mask is None:
             return dense_log_probability(C, r, r.shape[0], self.on_failure, ok)

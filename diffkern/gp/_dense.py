@@ -131,11 +131,12 @@ def dense_log_probability(
 ) -> Float[Array, ""]:
     """log N(r | 0, C) for ``n_points`` points; a failed factorisation (C not positive definite,
     or a relative pivot below :func:`diffkern.gp._finite.pivot_bound`) raises or gives -inf.
-    The failure is only reported where ``inputs_ok`` (the inputs' own checks passed)."""
+    The failure is only reported where ``inputs_ok`` (the inputs' own checks passed); the
+    residual ``r`` is the caller's to check."""
     value, pivot = gaussian_log_density(C, r)
     n_points = jnp.asarray(n_points).astype(C.dtype)
     value = value - 0.5 * math.log(2 * math.pi) * n_points
-    failed = inputs_ok & ~(jnp.isfinite(value) & (pivot > pivot_bound(n_points, C.dtype)))
+    failed = inputs_ok & ~(pivot > pivot_bound(n_points, C.dtype))  # NaN if C is not PD
     if on_failure == "-inf":
         return jnp.where(failed, -jnp.inf, value)
     return error_if(value, failed, failure_message(C.dtype))

@@ -42,14 +42,21 @@ def finite_at(x: ArrayLike, mask: ArrayLike | None, xp=jnp) -> Bool[ArrayLike, "
 
 
 def check_finite(
-    x: Float[ArrayLike, "*shape"], name: str, mask: Bool[ArrayLike, "*batch N"] | None = None
+    x: Float[ArrayLike, "*shape"],
+    name: str,
+    mask: Bool[ArrayLike, "*batch N"] | None = None,
+    *,
+    traced: bool = True,
 ) -> Float[ArrayLike, "*shape"]:
     """``x`` after checking it is finite at the kept points: ``ValueError`` now when ``x`` (and
-    ``mask``) are concrete, else a run-time check through :func:`error_if`."""
+    ``mask``) are concrete, else a run-time check through :func:`error_if` (with ``traced``;
+    without, traced values pass here and are checked where they are used)."""
     values, keep = concrete(x), None if mask is None else concrete(mask)
     if values is not None and (mask is None or keep is not None):
         if not finite_at(values, keep, np):
             raise ValueError(finite_message(name))
+        return x
+    if not traced:
         return x
     return error_if(x, ~finite_at(jnp.asarray(x), mask), finite_message(name))
 
@@ -59,11 +66,12 @@ def finite_inputs(
     arrays: dict[str, Array],
     mask: Bool[Array, " N"] | None = None,
 ) -> tuple[dict[str, Array], Bool[Array, ""]]:
-    """``arrays`` (name -> values at the N points) after run-time checks that they and the
-    kernel's parameters are finite (at the kept points), and whether all are.
+    """``arrays`` (name -> the values at the N points that C depends on) after run-time checks
+    that they and the kernel's parameters are finite (at the kept points), and whether all are.
 
-    Solvers check their factorisation only where the inputs are finite (``ok``), so bad data
-    reports one message, its own.
+    Solvers check their factorisation only where these are finite (``ok``), so bad data reports
+    one message, its own. The residual is the callers' to check (its own name): it does not
+    enter the pivots.
     """
     params = [jnp.all(jnp.isfinite(p)) for p in jax.tree_util.tree_leaves(kernel)]
     ok = jnp.all(jnp.stack(params)) if params else jnp.asarray(True)

@@ -64,12 +64,13 @@ class GaussianProcess(eqx.Module):
     ):
         if not isinstance(kernel, Kernel):
             raise TypeError(f"kernel must be a diffkern.gp.Kernel, got {type(kernel).__name__}")
-        X = check_finite(inputs(X, "X"), "X")
+        X = check_finite(inputs(X, "X"), "X", traced=False)  # traced: checked by the solver
         (n,) = X.shape
         diag = jnp.zeros((), X.dtype) if diag is None else as_float(diag)
         if diag.shape not in ((), (n,)):
             raise ValueError(f"diag must be a scalar or of shape ({n},) like X, got {diag.shape}")
-        self.diag = check_values(check_finite(diag, "diag"), "diag", positive=False)
+        diag = check_finite(diag, "diag", traced=False)
+        self.diag = check_values(diag, "diag", positive=False)
         if mean is not None and not callable(mean):
             mean = as_float(mean)
             if mean.shape not in ((), (n,)):

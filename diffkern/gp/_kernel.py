@@ -74,8 +74,9 @@ class Kernel(eqx.Module):
 
 
 def param(value: ArrayLike, name: str, *, positive: bool = True) -> Float[Array, ""]:
-    """A kernel parameter: a floating scalar, checked finite, then positive (or non-negative)."""
-    return scalar_param(check_finite(as_float(value), name), name, positive=positive)
+    """A kernel parameter: a floating scalar, checked finite (``ValueError`` when known now;
+    traced values by the solvers, see ``diffkern.gp._finite``), then positive (or >= 0)."""
+    return scalar_param(check_finite(as_float(value), name, traced=False), name, positive=positive)
 
 
 def _as_kernel(x: Kernel | ArrayLike) -> Kernel:

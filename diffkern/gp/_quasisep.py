@@ -35,7 +35,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from diffkern._arrays import error_if, platform, result_dtype
 from diffkern.gp import _quasisep_parallel as par
 from diffkern.gp import _quasisep_scan as scan
-from diffkern.gp._finite import DATA, finite_inputs, pivot_bound, pivot_message
+from diffkern.gp._finite import finite_inputs, pivot_bound, pivot_message
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._quasisep_predict import condition
 from diffkern.gp._quasisep_sample import sample
@@ -57,8 +57,8 @@ class _Inputs(NamedTuple):
 def _inputs(
     kernel: Kernel, X: ArrayLike, noise: ArrayLike, r: ArrayLike, mask: ArrayLike | None
 ) -> _Inputs:
-    """X (checked finite and sorted at the kept points), noise (N,) and r in one dtype, checked
-    finite, and the state-space form of ``kernel`` in it."""
+    """X (checked finite and sorted at the kept points), noise (N,) checked finite and r in one
+    dtype, and the state-space form of ``kernel`` (parameters checked finite) in it."""
     X, noise, r = jnp.asarray(X), jnp.asarray(noise), jnp.asarray(r)
     if X.ndim != 1:
         raise ValueError(f"X must be 1-D of shape (N,), got shape {X.shape}")
@@ -73,11 +73,11 @@ def _inputs(
             raise TypeError(
                 f"mask must be a boolean array of shape {(n,)}, got {mask.dtype}{mask.shape}"
             )
-    arrays, ok = finite_inputs(kernel, {"diag": noise, DATA: r}, mask)
+    arrays, ok = finite_inputs(kernel, {"diag": noise}, mask)
     X = check_sorted(X, "X", mask)
     dtype = result_dtype(X, noise, r, *jax.tree_util.tree_leaves(kernel))
     noise = jnp.broadcast_to(arrays["diag"].astype(dtype), (n,))
-    r = arrays[DATA].astype(dtype)
+    r = r.astype(dtype)
     return _Inputs(X.astype(dtype), noise, r, kernel.state_space(dtype), ok)
 
 

@@ -57,6 +57,7 @@ def log_probability_padded(
         )
     solver = resolve_solver(solver, kernel, {"X": X}, mask=mask, min_n=0, on_failure=on_failure)
     diag = check_values(check_finite(diag, "diag", mask), "diag", positive=False)
+    Y = check_finite(Y, "Y", mask)
     one = lambda x, y, d, m: solver.log_probability(kernel, x, d, y, m)
     return jax.vmap(one)(X, Y, diag, mask)
 
