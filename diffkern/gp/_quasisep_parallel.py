@@ -27,8 +27,9 @@ F = 0, eta = 0, Jm = 0), the prior element (0, 0, P, 0, 0) combined with it, so 
 combinations are the filtered moments (b, C) = (m_i, P_i). The predicted moments
 m^-_i = A_i m_{i-1}, P^-_i = A_i P_{i-1} A_i^T + Q_i give g_i = P^-_i h, s_i = h^T g_i + d_i,
 v_i = r_i - h^T m^-_i and log N(r | 0, K + D) = -1/2 sum_kept (v_i^2 / s_i + log 2 pi s_i).
-X has eigenvalues >= 1 (C, Jm >= 0): its solve (one LU factorisation for X^-1 and X^-T) never
-breaks down.
+X has eigenvalues >= 1 (C, Jm >= 0): its solves (elimination with partial pivoting in array
+operations, ``_small_solve``: no LAPACK call, which can deadlock jaxlib's CPU thread pool) never
+break down.
 
 Smoother (modified Bryson-Frazier, no inverse of a covariance). With M_j = A_{j+1} (I - g_j
 h^T / s_j) (A_{N+1} = 0; the 1/s terms are 0 when unobserved), the adjoints
@@ -53,12 +54,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Bool, Float
 
 from diffkern.gp._quasisep_scan import _mm, _mtv, _mv, _outer, _total, relative_pivot
+from diffkern.gp._small_solve import solve_small
 from diffkern.scan import prefix_scan
 
 
@@ -98,9 +99,8 @@ def _combine(e1: _Element, e2: _Element) -> _Element:
     """e1 (earlier) then e2 (later), in Särkkä & García-Fernández's form."""
     CJ = _mm(e1.C, e2.Jm)
     X = jnp.broadcast_to(jnp.eye(CJ.shape[-1], dtype=CJ.dtype), CJ.shape) + CJ
-    lu = jax.scipy.linalg.lu_factor(X)  # one factorisation for X^-1 and X^-T
-    Z = _t(jax.scipy.linalg.lu_solve(lu, _t(e2.F), trans=1))  # F_j X^-1
-    V = jax.scipy.linalg.lu_solve(lu, e1.F)  # X^-1 F_i
+    Z = _t(solve_small(_t(X), _t(e2.F)))  # F_j X^-1
+    V = solve_small(X, e1.F)  # X^-1 F_i
     return _Element(
         _mm(Z, e1.F),
         _mv(Z, e1.b + _mv(e1.C, e2.eta)) + e2.b,
