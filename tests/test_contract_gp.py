@@ -146,8 +146,8 @@ def test_log_probability(solver, p):
 @settings(max_examples=25 * SCALE)
 @given(p=_problem, X_test=st.lists(_value, min_size=2, max_size=2))
 def test_condition(solver, p, X_test):
-    """mean = K*^T C^-1 y and var = k(0) - diag(K*^T C^-1 K*), within TOL of the scale of
-    the data (|y| max) and of the prior variance."""
+    """mean = K*^T C^-1 y and var = k(0) - diag(K*^T C^-1 K*), within TOL (plus the loss
+    cond(C) allows) of the scale of the data (|y| max) and of the prior variance."""
     gp = _outcome(lambda: _gp(p, solver))
     if gp is None:
         return
@@ -163,7 +163,10 @@ def test_condition(solver, p, X_test):
     Ks = p["amp"] * (1 + r) * np.exp(-r)
     expected_mean = Ks.T @ np.linalg.solve(C, y.astype(np.float64))
     expected_var = p["amp"] - np.sum(Ks * np.linalg.solve(C, Ks), 0)
-    tol = tolerance(dtype, float32=TOL["float32"], float64=TOL["float64"])
+    # Solving with C loses up to cond(C) eps (a backward-stable solve's forward error), in
+    # diffkern and in the reference alike: repeated X with tiny noise is that ill-conditioned.
+    conditioning = N * np.linalg.cond(C) * float(np.finfo(dtype).eps)
+    tol = tolerance(dtype, float32=TOL["float32"], float64=TOL["float64"]) + conditioning
     bound = np.abs(expected_mean) + np.sqrt(p["amp"]) * (1 + np.max(np.abs(y)))
     assert np.all(np.abs(mean - expected_mean) <= tol * bound), (mean, expected_mean)
     assert np.all(np.abs(var - np.maximum(expected_var, 0)) <= tol * p["amp"]), (var, expected_var)
