@@ -1,9 +1,10 @@
 """diffkern: GPU-ready, differentiable numerical kernels for astronomy, on JAX and Equinox.
 
-Subpackages: :mod:`diffkern.kepler`, :mod:`diffkern.orbits`, :mod:`diffkern.scan`,
-:mod:`diffkern.gp`, :mod:`diffkern.regression`, :mod:`diffkern.jit`, :mod:`diffkern.fit`,
-:mod:`diffkern.implicit`, :mod:`diffkern.precision`, :mod:`diffkern.testing` and, with the
-``profile`` extra, :mod:`diffkern.profile`. The most used names are re-exported here.
+Subpackages: :mod:`diffkern.kepler`, :mod:`diffkern.orbits`, :mod:`diffkern.transit`,
+:mod:`diffkern.scan`, :mod:`diffkern.gp`, :mod:`diffkern.regression`, :mod:`diffkern.jit`,
+:mod:`diffkern.fit`, :mod:`diffkern.implicit`, :mod:`diffkern.precision`,
+:mod:`diffkern.testing` and, with the ``profile`` extra, :mod:`diffkern.profile`. The most
+used names are re-exported here.
 """
 
 from diffkern import fit as fit
@@ -16,6 +17,7 @@ from diffkern import precision as precision
 from diffkern import regression as regression
 from diffkern import scan as scan
 from diffkern import testing as testing
+from diffkern import transit as transit
 from diffkern._checks import CheckError as CheckError
 from diffkern._version import __version__ as __version__
 from diffkern.gp import GaussianProcess as GaussianProcess

@@ -23,6 +23,7 @@ LAYERS = {
     "gp": 3,
     "scan": 3,
     "regression": 3,
+    "transit": 3,
     "jit": 4,
     "profile": 4,
     "testing": 4,
