@@ -1,6 +1,9 @@
 """Orbit models built on the Kepler solver."""
 
 from diffkern.orbits._epoch import TimePrecisionWarning as TimePrecisionWarning
+from diffkern.orbits._instrument_data import RVObservations as RVObservations
+from diffkern.orbits._instruments import InstrumentFit as InstrumentFit
+from diffkern.orbits._instruments import MultiInstrumentRV as MultiInstrumentRV
 from diffkern.orbits._keplerian import Keplerian as Keplerian
 from diffkern.orbits._periastron import time_of_periastron as time_of_periastron
 from diffkern.orbits._radial_velocity import max_cycles as max_cycles
