@@ -9,6 +9,10 @@
   data passed through ``args`` never recompiles, and neither does an equal optimizer built
   anew (``optax.adam(0.01)`` called again) or an equal closure as the loss (they are keyed on
   their structure: code and closed-over values, see ``_same.py``).
+* :func:`minimize_many` fits one model per series over thousands of series of different
+  lengths (padded to length buckets with a mask): one compiled program per length bucket runs
+  every series' optax loop and its Laplace Hessian, vmapped, split over the local devices
+  (``jax.shard_map`` on a 1-D mesh) and over the processes of ``jax.distributed``.
 * :func:`laplace` approximates the posterior ``p(theta) ~ exp(-loss(theta))`` near its mode by
   ``N(theta_hat, H^-1)``, with ``H`` the exact Hessian of ``loss`` (forward over reverse mode).
 * :func:`argmin` solves ``x*(theta) = argmin_x f(x, theta)`` by L-BFGS, differentiable in
@@ -24,5 +28,7 @@ from diffkern.fit._laplace import Laplace as Laplace
 from diffkern.fit._laplace import laplace as laplace
 from diffkern.fit._loop import Descent as Descent
 from diffkern.fit._loop import descend as descend
+from diffkern.fit._many import ManyResult as ManyResult
+from diffkern.fit._many import minimize_many as minimize_many
 from diffkern.fit._minimize import FitResult as FitResult
 from diffkern.fit._minimize import minimize as minimize
