@@ -36,8 +36,9 @@ def test_planets_and_gp_fit_compiles_each_loop_once(x64):
 
 
 def test_ragged_rv_chi_square_and_gradient_one_program_per_bucket(x64):
-    """Eagerly: a forward and a backward program for the one flat bucket, plus a fixed few
-    (parameter padding, the slice to the stars, the sum), however many lengths; under jit: 1."""
+    """Eagerly: a forward and a backward program for the one flat bucket (buckets + 1), plus
+    the three of the caller's own ``sum`` and its gradient, however many lengths; under jit:
+    1."""
     rv = _script("rv_ragged.py")
     data, params = rv["stars"](24)
     assert len({t.size for t in data[0]}) > 20  # many distinct lengths
@@ -45,7 +46,7 @@ def test_ragged_rv_chi_square_and_gradient_one_program_per_bucket(x64):
     with count_compiles() as counts:
         jax.block_until_ready(value_and_grad(params, data))
     assert counts.by_function["_chi_square_flat"] == 2, counts.by_function
-    assert counts.compiles <= 10, counts.by_function
+    assert counts.compiles - 2 <= 3, counts.by_function  # _reduce_sum and its transpose
     other, _ = rv["stars"](24, seed=1)  # new lengths, same buckets
     assert bucket_length(sum(t.size for t in other[0])) == bucket_length(
         sum(t.size for t in data[0])

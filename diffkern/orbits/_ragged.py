@@ -6,20 +6,20 @@ lengths runs one compiled program per bucket of the total length (and of the num
 series): about ``log(range) / log(1.5)`` programs instead of one per length. The models act
 point by point, so padded points (which repeat a valid point) never touch the others.
 
-Traced parameters (under the caller's ``grad`` or ``jit``) stay whole: padding them to the
-series bucket is one small compiled program, so eager ``jax.value_and_grad`` of a fit's
-objective runs a fixed handful of programs, however many series and lengths there are.
+Concrete parameters are padded on the host to a bucket of the series count; traced ones (under
+the caller's ``grad`` or ``jit``) enter the program whole, and everything done with them (the
+gather, the per-series sums, the cut to the series) happens inside it, so eager
+``jax.value_and_grad`` of a fit's objective runs two programs (forward and backward) per bucket
+and nothing op by op, however many series and lengths there are.
 :func:`chi_square_ragged` reduces each series inside the program, so the objective the caller
 builds on it is one array of shape ``(n_series,)``, never a Python loop over series.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, Real
 
@@ -36,8 +36,9 @@ def _per_series(
     name: str, value: Real[ArrayLike, "*s"], n_series: int, *, planets: bool = False
 ) -> Real[Array, "*S"]:
     """A parameter given once (scalar) or per series (last axis ``n_series``; with ``planets``
-    also ``(n_planets, n_series)``), padded to a bucket of the series count (with its last
-    value) so new counts rarely compile."""
+    also ``(n_planets, n_series)``). Concrete values are padded on the host to a bucket of the
+    series count (with their last value) so new counts rarely compile; traced ones are kept
+    whole (the program is then specific to ``n_series`` anyway)."""
     (value,) = to_device(value)
     if value.ndim == 0:
         return value
@@ -46,23 +47,11 @@ def _per_series(
             " or (n_planets, n_series)" if planets else ""
         )
         raise ValueError(f"{name} must be {shapes} = ({n_series},), got {value.shape}")
-    size = bucket_length(n_series, minimum=1)
     if isinstance(value, jax.core.Tracer):
-        return _pad_traced(value, size)
+        return value
     host = np.asarray(value)  # padded on the host: compiles nothing
-    return jax.device_put(np.concatenate([host, _repeat_last(host, size, np)], axis=-1))
-
-
-def _repeat_last(value, size: int, xp):
-    """The last entry along the last axis, repeated up to ``size`` entries in all."""
-    return xp.repeat(value[..., -1:], size - value.shape[-1], axis=-1)
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _pad_traced(value: Real[Array, "*P S"], size: int) -> Real[Array, "*P bucket"]:
-    """``value`` padded with its last entry to ``size``: one program (and one transposed for
-    a gradient), not an eager operation per step."""
-    return jnp.concatenate([value, _repeat_last(value, size, jnp)], axis=-1)
+    pad = bucket_length(n_series, minimum=1) - n_series
+    return jax.device_put(np.concatenate([host, np.repeat(host[..., -1:], pad, axis=-1)], -1))
 
 
 def _orbit_params(values: Sequence[ArrayLike], n_series: int, planets: bool = False) -> list:
@@ -114,13 +103,14 @@ def radial_velocity_ragged(
 
 
 @checked
-def _chi_square_flat(solver, num_series, t, rv, weight, index, offset, *params):
+def _chi_square_flat(solver, num_series, cut, t, rv, weight, index, offset, *params):
     model = radial_velocity(t, *_gather(params, index), solver=solver)
     if model.ndim == 2:  # planets
         model = model.sum(axis=0)
     (offset,) = _gather([offset], index)
     residual = rv - offset - model
-    return jax.ops.segment_sum(weight * residual * residual, index, num_segments=num_series)
+    chi2 = jax.ops.segment_sum(weight * residual * residual, index, num_segments=num_series)
+    return chi2 if cut is None else chi2[:cut]
 
 
 def chi_square_ragged(
@@ -169,11 +159,12 @@ def chi_square_ragged(
     offset = _per_series("offset", offset, n)
     t, rv, index = jax.device_put((layout.pad(ts), layout.pad(rvs, 0.0), layout.index))
     weight = jax.device_put(layout.pad([1.0 / e**2 for e in errs], 0.0))  # padding adds 0
-    out = _chi_square_flat(solver, bucket_length(n, minimum=1), t, rv, weight, index, offset,
-                           *params)  # fmt: skip
-    if isinstance(out, jax.core.Tracer):
-        return out[:n]
-    return jax.device_put(np.asarray(out)[:n])  # on the host: no program per count
+    traced = any(isinstance(p, jax.core.Tracer) for p in (offset, *params))
+    args = (t, rv, weight, index, offset, *params)
+    # Traced parameters make the program specific to n: cut inside it. Else on the host, so
+    # that one program serves every count of the bucket.
+    out = _chi_square_flat(solver, bucket_length(n, minimum=1), n if traced else None, *args)
+    return out if traced else jax.device_put(np.asarray(out)[:n])
 
 
 def eccentric_anomaly_ragged(
