@@ -1,0 +1,147 @@
+"""The three integrals over the occulted part of the stellar disc that quadratic limb darkening
+needs, with their exact partial derivatives in ``b`` and ``r``.
+
+On the unit disc, with ``rho`` the distance from its centre and ``mu = sqrt(1 - rho^2)``,
+``I(mu) = 1 - u1 (1 - mu) - u2 (1 - mu)^2 = (1 - u1 - 2 u2) + (u1 + 2 u2) mu + u2 rho^2``, so
+the blocked light is a combination of, over the region ``D`` covered by a disc of radius ``r``
+centred at distance ``b``:
+
+* ``area = int_D 1``: ``pi r^2`` inside the disc, else the lens ``kappa_1 + r^2 kappa_0 - K``
+  (``K`` the area of the kite of the two centres and the two crossing points, ``kappa_0`` and
+  ``kappa_1`` the half-angles it subtends at the occultor's and the star's centre);
+* ``moment = int_D rho^2 = kappa_1 / 2 + eta kappa_0 - K (1 + b^2 + 5 r^2) / 4`` with
+  ``eta = r^2 (r^2 / 2 + b^2)`` (``pi eta`` inside the disc): two sectors minus the kite;
+* ``depth = int_D mu = (2 pi theta + Lambda) / 3``, the linear term ``2 pi / 3 - s_1`` of Agol,
+  Luger & Foreman-Mackey (2020), ``theta = 1`` when the occultor covers the centre
+  (``r > b``), ``1/2`` on ``b = r``: ``Lambda`` holds complete elliptic integrals of the
+  three kinds, taken in Bulirsch's form (:func:`diffkern.transit._elliptic.cel3`).
+
+The derivatives need no third-kind integral (Agol et al. 2020, eqs. 33-35, in these variables):
+``d area / db = -2 K / b``, ``d area / dr = 2 r kappa_0``, and ``d depth`` from ``E`` and
+``(E - kc^2 K) / k^2`` alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float
+
+from diffkern.transit._elliptic import cel3, min_kc
+
+PI = math.pi
+
+
+class Terms(NamedTuple):
+    """``(area, depth, moment)`` and their partial derivatives in ``b`` and in ``r``; in the
+    regions of no overlap and of a fully covered star they are constants (derivatives 0)."""
+
+    value: tuple[Float[Array, "*b"], ...]
+    d_b: tuple[Float[Array, "*b"], ...]
+    d_r: tuple[Float[Array, "*b"], ...]
+    full: Bool[Array, "*b"]
+    none: Bool[Array, "*b"]
+
+
+def _kite(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Float[Array, "*b"]:
+    """``2 K``: four times the area of the triangle of sides ``1, b, r`` (0 when there is none),
+    by Heron's formula with the sides sorted so that no factor cancels (Kahan)."""
+    one = jnp.ones_like(b)
+    big, small = jnp.maximum(one, b), jnp.minimum(one, b)
+    mid, low = jnp.minimum(big, r), jnp.minimum(small, r)
+    high, mid = jnp.maximum(big, r), jnp.maximum(small, mid)
+    square = (
+        (high + (mid + low)) * (low - (high - mid)) * (low + (high - mid)) * (high + (mid - low))
+    )
+    return jnp.sqrt(jnp.maximum(square, 0))
+
+
+def terms(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Terms:
+    """:class:`Terms` for ``b >= 0``, ``r >= 0`` of one shape and dtype (any values: the
+    branches not taken are evaluated on safe stand-ins, so nothing non-finite is formed)."""
+    dtype = b.dtype
+    none = (b >= 1 + r) | (r == 0)
+    full = ~none & (b <= r - 1)
+    overlap = ~(none | full)
+    b = jnp.where(overlap, b, 0.5)
+    r = jnp.where(overlap, r, 0.25)
+    b2, r2, br = b * b, r * r, b * r
+    # 1 - (b + r)^2 and 1 - (b - r)^2, factored so that neither cancels near a contact.
+    outer = ((1 - r) - b) * ((1 + r) + b)
+    inner = (b + (1 - r)) * ((1 + r) - b)
+    inside = outer >= 0  # the occultor lies within the stellar disc
+
+    two_kite = jnp.where(inside, 0, _kite(b, r))
+    kappa0 = jnp.where(inside, PI, jnp.arctan2(two_kite, (r - 1) * (r + 1) + b2))
+    kappa1 = jnp.where(inside, 0, jnp.arctan2(two_kite, (1 - r) * (1 + r) + b2))
+    eta = r2 * (0.5 * r2 + b2)
+    area = kappa1 + r2 * kappa0 - 0.5 * two_kite
+    moment = 0.5 * kappa1 + eta * kappa0 - 0.125 * two_kite * (1 + b2 + 5 * r2)
+    b_pos = jnp.where(inside, 1, b)  # b > 0 wherever the disc edges cross
+    d_area = (jnp.where(inside, 0, -two_kite / b_pos), 2 * r * kappa0)
+    d_moment = (
+        2 * b * r2 * kappa0 - 0.5 * (1 + r2 + b2) * two_kite / b_pos,
+        2 * r * ((r2 + b2) * kappa0 - two_kite),
+    )
+
+    depth, d_depth = _depth(b, r, br, inner, outer, inside, min_kc(dtype) ** 2)
+    # Constants where the discs do not overlap (0) or the star is covered (its whole disc).
+    covered = (PI, 2 * PI / 3, 0.5 * PI)
+    value = tuple(
+        jnp.where(full, c, jnp.where(none, 0, x))
+        for c, x in zip(covered, (area, depth, moment), strict=True)
+    )
+
+    def _mask(xs):
+        return tuple(jnp.where(overlap, x, 0) for x in xs)
+
+    return Terms(
+        value,
+        _mask((d_area[0], d_depth[0], d_moment[0])),
+        _mask((d_area[1], d_depth[1], d_moment[1])),
+        full,
+        none,
+    )
+
+
+def _depth(b, r, br, inner, outer, inside, gap):
+    """``int_D mu`` and its partials ``(d/db, d/dr)`` where the discs overlap.
+
+    ``outer = 1 - (b + r)^2`` vanishes at the inner contact, where ``kc = 0``; it is kept at
+    least ``gap`` (``eps^2``) away from 0, which moves the result by ``O(gap log gap)``, far
+    below rounding, and keeps ``kc >= eps``.
+    """
+    outer = jnp.where(inside, jnp.maximum(outer, gap), jnp.minimum(outer, -gap))
+    diagonal = b == r  # the third-kind integral's pole: its two one-sided limits average
+    theta = jnp.where(diagonal, 0.5, jnp.where(r > b, 1, 0))
+    four_br = 4 * br
+    # Inside the disc: k^2 = 4 b r / inner, kc^2 = outer / inner.
+    ratio = (b - r) / (b + r)
+    kc2_in = outer / inner
+    p_in = ratio * ratio * kc2_in
+    mu = 3 * ratio / inner
+    # Crossing the limb: k^2 = inner / (4 b r), kc^2 = -outer / (4 b r).
+    kc2_out = -outer / four_br
+    kc2 = jnp.where(inside, kc2_in, kc2_out)
+    p = jnp.where(inside, p_in, (b - r) ** 2 * kc2_out)
+    a = jnp.where(inside, 1 + mu, 0)
+    c = jnp.where(inside, p_in + mu, 3 * kc2_out * (b - r) * (b + r))
+    # On the diagonal the pole term vanishes: cel(kc, 0, a, 0) = a K = cel(kc, 1, a, a).
+    p = jnp.where(diagonal, 1, p)
+    c = jnp.where(diagonal, a, c)
+    pi_term, e, e_m = cel3(jnp.sqrt(kc2), p, a, c)
+
+    sqrt_inner = jnp.sqrt(inner)
+    inv_sqrt_br = 1 / jnp.sqrt(br)
+    lam_in = (2 / 3) * sqrt_inner * (outer * pi_term - (4 - 7 * r * r - b * b) * e)
+    lam_out = inner * (pi_term + (6 * r * r + 2 * br - 3) * e_m - four_br * e) * inv_sqrt_br / 3
+    depth = (2 * PI * theta + jnp.where(inside, lam_in, lam_out)) / 3
+    d_b = jnp.where(
+        inside,
+        (4 / 3) * r * sqrt_inner * (e - 2 * e_m),
+        -(2 / 3) * r * inner * (2 * e - e_m) * inv_sqrt_br,
+    )
+    d_r = jnp.where(inside, 4 * r * sqrt_inner * e, 2 * r * inner * e_m * inv_sqrt_br)
+    return depth, (d_b, d_r)
