@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real
 
 from diffkern._arrays import result_dtype, to_device
@@ -34,12 +35,12 @@ class RVObservations(eqx.Module):
 
     def __init__(
         self,
-        t: Real[ArrayLike, " n"],
-        rv: Real[ArrayLike, " n"],
-        err: Real[ArrayLike, " n"],
-        instrument: Int[ArrayLike, " n"],
+        t: Real[ArrayLike, "*_"],
+        rv: Real[ArrayLike, "*_"],
+        err: Real[ArrayLike, "*_"],
+        instrument: Int[ArrayLike, "*_"],
         *,
-        mask: Bool[ArrayLike, " n"] | None = None,
+        mask: Bool[ArrayLike, "*_"] | None = None,
     ):
         floats = to_device(t, rv, err)
         dtype = result_dtype(*floats)
@@ -53,7 +54,7 @@ class RVObservations(eqx.Module):
             got = ", ".join(f"{n} {s}" for n, s in zip(names, shapes, strict=True))
             raise ValueError(f"t, rv, err and instrument must be 1-D of one length >= 1, got {got}")
         if mask is not None:
-            (mask,) = to_device(mask)
+            mask = mask if isinstance(mask, jax.Array) else jax.device_put(np.asarray(mask))
             if mask.dtype != jnp.bool_ or mask.shape != shapes[0]:
                 raise ValueError(f"mask must be boolean of shape {shapes[0]}, got {mask.dtype} "
                                  f"{mask.shape}")  # fmt: skip

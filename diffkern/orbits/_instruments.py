@@ -83,12 +83,12 @@ class MultiInstrumentRV(eqx.Module):
     def __init__(
         self,
         planets: Keplerian,
-        jitter: Real[ArrayLike, " instruments"],
-        offset: Real[ArrayLike, " instruments"] | None = None,
+        jitter: Real[ArrayLike, "*_"],
+        offset: Real[ArrayLike, "*_"] | None = None,
         *,
-        dvdt: Real[ArrayLike, ""] | None = None,
-        curv: Real[ArrayLike, ""] | None = None,
-        time_base: Real[ArrayLike, ""] = 0.0,
+        dvdt: Real[ArrayLike, "*_"] | None = None,
+        curv: Real[ArrayLike, "*_"] | None = None,
+        time_base: Real[ArrayLike, "*_"] = 0.0,
         marginalize: bool = False,
     ):
         if not isinstance(planets, Keplerian):
