@@ -118,22 +118,23 @@ def test_float32_within_the_stated_bound():
         np.testing.assert_allclose(fit.offset, offsets, rtol=0, atol=16 * eps * scale)
 
 
-@pytest.mark.parametrize("marginalize, order", [(False, 1), (True, 2)], ids=["offsets", "marg"])
-def test_gradients_match_finite_differences(x64, marginalize, order):
+def test_gradients_match_finite_differences(x64):
+    """Forward and reverse mode of both likelihoods (one program for the two; order 2 would
+    compile six more programs of the Kepler solver, each seconds long)."""
     data = _observations(np.float64, "index")
 
     @jax.jit
     def f(jitter, offset, trend, k):
         planets = Keplerian(*PLANETS[:4], k)
-        offset = None if marginalize else offset
-        model = MultiInstrumentRV(planets, jitter, offset, dvdt=trend[0], curv=trend[1],
-                                  time_base=TIME_BASE, marginalize=marginalize)  # fmt: skip
-        return model.log_likelihood(data)
+        trend = dict(dvdt=trend[0], curv=trend[1], time_base=TIME_BASE)
+        fitted = MultiInstrumentRV(planets, jitter, offset, **trend)
+        marginal = MultiInstrumentRV(planets, jitter, marginalize=True, **trend)
+        return fitted.log_likelihood(data) + 2 * marginal.log_likelihood(data)
 
     jitter = JITTER.copy()
-    jitter[1] = 0.7  # away from 0, where a finite difference of jitter^2 would still be exact
+    jitter[1] = 0.7  # away from 0, where the step would cross the kink of the check
     args = [jnp.asarray(a) for a in (jitter, OFFSET, np.asarray(TREND), PLANETS[4])]
-    check_grads(f, args, order=order, modes=["fwd", "rev"])
+    check_grads(f, args, order=1, modes=["fwd", "rev"])
 
 
 def test_vmap_and_jit_agree_with_one_call_each(dtype):
