@@ -4,8 +4,9 @@ A kernel calls :func:`error_if` where a value can only be checked at run time (`
 traced array, a failed factorisation). How the failure is reported depends on where the check
 is traced:
 
-* inside the body of a :func:`checked` entry point, at its top level, the condition becomes an
-  output of the compiled program and the entry point raises :class:`CheckError` on the host.
+* inside the body of a :func:`checked` entry point, at its top level or under ``vmap`` there
+  (a batched condition fails when any of its elements does), the condition becomes an output
+  of the compiled program and the entry point raises :class:`CheckError` on the host.
   The program holds no host callback, so JAX's persistent compilation cache keeps it on every
   version (JAX up to 0.10 never writes programs with callbacks);
 * anywhere else (the user's own ``jit``, ``vmap``, a ``scan`` body), in the default "raise"
@@ -112,11 +113,20 @@ def _poison(x: Array, bad: Array) -> Array:
     return jnp.where(bad, jnp.asarray(fill, dtype), x)
 
 
+def _unbatched(pred: Any) -> Any:
+    """``pred`` with every ``vmap`` level peeled off: the array of all its batch elements, in
+    the trace that encloses the ``vmap`` calls."""
+    while isinstance(pred, jax.core.Tracer) and hasattr(pred, "batch_dim"):
+        pred = pred.val
+    return pred
+
+
 def error_if(x, pred: ArrayLike, message: str):
     """``x`` (a pytree), failing with ``message`` when any element of ``pred`` is True."""
     collector = _collector.get()
-    if collector is not None and getattr(pred, "_trace", None) is collector.trace:
-        collector.checks.append((jnp.any(pred), message))
+    whole = _unbatched(pred)
+    if collector is not None and getattr(whole, "_trace", None) is collector.trace:
+        collector.checks.append((whole, message))  # reduced in the collector's own trace
         return x
     if _check_mode == "raise" and not _as_nan.get():
         return eqx.error_if(x, pred, message)
@@ -168,7 +178,7 @@ def checked(fn: Callable) -> Callable:
             out = fn(*args, **kwargs)
         finally:
             _collector.reset(token)
-        conditions = tuple(condition for condition, _ in collector.checks)
+        conditions = tuple(jnp.any(condition) for condition, _ in collector.checks)
         messages = tuple(message for _, message in collector.checks)
         return out, conditions, messages
 

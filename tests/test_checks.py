@@ -22,6 +22,7 @@ def _scan_sqrt(x):
 checked_sqrt = checked(_sqrt)
 checked_scan = checked(_scan_sqrt)
 checked_outer = checked(lambda x: checked_sqrt(x) + 1)
+checked_vmap = checked(lambda x: jax.vmap(jax.vmap(_sqrt))(x) + 1)
 
 
 def test_checked_entry_point_raises_on_the_host_with_no_callback():
@@ -53,6 +54,16 @@ def test_nested_entry_points_and_checks_in_scan_bodies():
     assert float(checked_outer(jnp.asarray(4.0))) == 3.0
     with pytest.raises(Exception, match="each x must be >= 0"):
         jax.block_until_ready(checked_scan(jnp.asarray([1.0, -1.0])))
+
+
+def test_checks_under_vmap_inside_an_entry_point_are_outputs_too():
+    """A condition batched by ``vmap`` in the body fails when any element does: raised on the
+    host, with no callback in the program."""
+    good = jnp.asarray([[4.0, 9.0], [1.0, 0.0]])
+    assert "callback" not in checked_vmap.lower(good).as_text()
+    assert jnp.allclose(checked_vmap(good), jnp.asarray([[3.0, 4.0], [2.0, 1.0]]))
+    with pytest.raises(CheckError, match="x must be >= 0"):
+        checked_vmap(good.at[1, 0].set(-1.0))
 
 
 def _positive_and_small(x):

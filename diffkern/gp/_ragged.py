@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Shaped
 
 from diffkern._arrays import check_values, result_dtype
+from diffkern._checks import checked
 from diffkern._ragged import block_layout, series_arrays
 from diffkern.gp._cholesky import Dense
 from diffkern.gp._finite import check_finite
@@ -62,7 +62,9 @@ def log_probability_padded(
     return jax.vmap(one)(X, Y, diag, mask)
 
 
-_padded = eqx.filter_jit(log_probability_padded)
+# One program per block whose checks (also those inside the vmap over series) are outputs: no
+# host callback, so the persistent compilation cache keeps it.
+_padded = checked(log_probability_padded)
 
 
 def _series_diag(i: int, diag: ArrayLike, x: np.ndarray, dtype) -> np.ndarray:
