@@ -19,9 +19,10 @@ def planets_rv(t, period, tp, ecc, omega, k):
 
 
 def log_likelihood(t, rv, err, inst, planets, jitter, offset, trend=(), time_base=0.0):
-    """``(log L, offsets, terms)`` in float64, point by point, with ``terms`` the
-    ``r_i^2 / v_i + log(2 pi v_i)``. ``offset=None``: each offset integrated out under a unit
-    flat prior (the weighted mean residual, plus 1/2 log(2 pi / W_k))."""
+    """``(log L, offsets, terms, residuals)`` in float64, point by point, with ``terms`` the
+    ``r_i^2 / v_i + log(2 pi v_i)`` of the residuals ``r_i``. ``offset=None``: each offset
+    integrated out under a unit flat prior (the weighted mean residual, plus 1/2 log(2 pi /
+    W_k))."""
     t, rv, err = (np.asarray(x, np.float64) for x in (t, rv, err))
     jitter = np.asarray(jitter, np.float64)
     model = planets_rv(t, *(np.asarray(p, np.float64) for p in planets))
@@ -36,4 +37,4 @@ def log_likelihood(t, rv, err, inst, planets, jitter, offset, trend=(), time_bas
             extra += 0.5 * np.log(2 * np.pi / np.sum(w))
     r = rv - model - np.asarray(offset, np.float64)[inst]
     terms = r**2 / var + np.log(2 * np.pi * var)
-    return -0.5 * np.sum(terms) + extra, offset, terms
+    return -0.5 * np.sum(terms) + extra, offset, terms, r

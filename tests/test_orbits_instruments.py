@@ -110,7 +110,7 @@ def test_float32_within_the_stated_bound():
         fit = _model(np.float32, marginalize).evaluate(_observations(np.float32, "index"))
         assert fit.log_likelihood.dtype == jnp.float32
         offset = None if marginalize else as32(OFFSET)
-        value, offsets, terms = reference(
+        value, offsets, terms, _ = reference(
             t, rv, err, INST, planets, as32(JITTER), offset, trend, float(as32(TIME_BASE))
         )
         assert abs(float(fit.log_likelihood) - value) <= 16 * eps * np.sum(np.abs(terms))
@@ -228,6 +228,12 @@ def _with(**changes):
         (dict(instrument=(4, -1)), {}, r"instrument must be in \[0, 3\)"),
         (dict(err=(2, -1.0)), {}, "err must be finite and > 0"),
         (dict(err=(2, 0.0)), {}, "err must be finite and > 0"),
+        (
+            dict(err=(2, 1e-30)),
+            dict(jitter=np.zeros(3)),
+            r"err\^2 \+ jitter\^2 must be in \(0, inf\)",
+        ),
+        (dict(err=(2, 1e30)), {}, r"err\^2 \+ jitter\^2 must be in \(0, inf\) in float32"),
         (dict(rv=(0, math.nan)), {}, "rv must be finite"),
         (dict(t=(5, math.inf)), {}, "t must be finite"),
         ({}, dict(jitter=np.asarray([1.0, -0.5, 1.0])), "jitter must be finite and >= 0"),

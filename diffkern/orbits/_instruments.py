@@ -159,18 +159,26 @@ class MultiInstrumentRV(eqx.Module):
         return self.evaluate(data).log_likelihood
 
 
-def _invalid(model: MultiInstrumentRV, data: RVObservations) -> list[tuple[Array, str]]:
-    """Where the data and the model's own parameters are invalid, with each message."""
+def _invalid(
+    model: MultiInstrumentRV, data: RVObservations, variance: Float[Array, " n"]
+) -> list[tuple[Array, str]]:
+    """Where the data and the model's own parameters are invalid, with each message (the
+    variance's range only where ``err`` and ``jitter`` are valid, so one cause, one message)."""
     finite, n = jnp.isfinite, model.n_instruments
     index, mask = data.instrument, data.weight_mask
+    good_err = finite(data.err) & (data.err > 0)
+    good_jitter = finite(model.jitter) & (model.jitter >= 0)
+    representable = finite(variance) & (variance > 0)
     checks = [
         (mask & ~finite(data.t), "t must be finite"),
         (mask & ~finite(data.rv), "rv must be finite"),
-        (mask & ~(finite(data.err) & (data.err > 0)), "err must be finite and > 0"),
+        (mask & ~good_err, "err must be finite and > 0"),
         (mask & ((index < 0) | (index >= n)), f"instrument must be in [0, {n})"),
-        (~(finite(model.jitter) & (model.jitter >= 0)), "jitter must be finite and >= 0"),
+        (~good_jitter, "jitter must be finite and >= 0"),
+        (mask & good_err & good_jitter[index] & ~representable,
+         f"err^2 + jitter^2 must be in (0, inf) in {variance.dtype}"),
         (~finite(model.time_base), "time_base must be finite"),
-    ]
+    ]  # fmt: skip
     for name in ("offset", "dvdt", "curv"):
         if getattr(model, name) is not None:
             checks.append((~finite(getattr(model, name)), f"{name} must be finite"))
@@ -184,8 +192,8 @@ def _evaluate(model: MultiInstrumentRV, data: RVObservations) -> InstrumentFit:
         lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, (model, data)
     )
     n, index, mask = model.n_instruments, data.instrument, data.weight_mask
-    checks = _invalid(model, data)
     variance = data.err**2 + model.jitter[index] ** 2
+    checks = _invalid(model, data, variance)
     weight = jnp.where(mask, 1 / variance, 0)
     residual = data.rv - model.velocity(data.t)
     if model.marginalize:
