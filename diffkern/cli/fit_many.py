@@ -1,0 +1,129 @@
+"""``diffkern fit-many INPUT``: a Keplerian (+ GP) fit of every star of a folder or table.
+
+Stars are fitted in chunks by :func:`diffkern.fit.minimize_many` (L-BFGS, float64; one compiled
+program per length bucket and chunk shape, reused by later chunks and reruns) and each chunk's
+rows are added to ``--out`` atomically, so a killed run loses nothing already written and a
+rerun fits only the stars not yet in the table. Input format: :mod:`._fit_many_data`; models
+and their parameters: :mod:`._fit_many_model`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+_STATS = ("n_points", "converged", "loss", "grad_norm", "steps")
+_QUANTITIES = ("period", "tp", "K", "ecc", "omega", "gamma", "jitter")
+_GP = ("gp_amp", "gp_scale")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``diffkern fit-many``."""
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="a folder of per-star CSV files (columns time, rv, err), or one CSV table with a "
+        "star column as well",
+    )
+    parser.add_argument("--model", choices=("keplerian", "keplerian+gp"), default="keplerian")
+    parser.add_argument("--out", default="fit_many_results.csv", help="the results table (CSV)")
+    parser.add_argument("--circular", action="store_true", help="fix e = 0 (default: eccentric)")
+    parser.add_argument("--period", type=float, help="start every fit at this period")
+    parser.add_argument(
+        "--min-period", type=float, default=1.0, help="shortest periodogram period (default 1)"
+    )
+    parser.add_argument(
+        "--max-period", type=float, help="longest periodogram period (default: twice each "
+        "star's baseline)"
+    )  # fmt: skip
+    parser.add_argument("--steps", type=int, default=300, help="L-BFGS steps at most per star")
+    parser.add_argument("--gtol", type=float, default=1e-6, help="gradient-norm tolerance")
+    parser.add_argument("--chunk", type=int, default=256, help="stars per written chunk")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _columns(model: str) -> list[str]:
+    quantities = _QUANTITIES + (_GP if model == "keplerian+gp" else ())
+    return ["star", "model", *_STATS] + [f"{q}{s}" for q in quantities for s in ("", "_err")]
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("steps", "chunk"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    for name in ("period", "min_period", "max_period"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    if not args.gtol >= 0:
+        raise ValueError(f"--gtol must be >= 0, got {args.gtol}")
+
+
+def _progress(done: int, total: int, skipped: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done >= total else ""
+    sys.stderr.write(
+        f"\rfit-many [{'#' * filled}{'.' * (width - filled)}] {done}/{total} stars"
+        f" ({skipped} skipped){end}"
+    )
+    sys.stderr.flush()
+
+
+def _fit_chunk(stars, args) -> list[dict]:
+    """Fit ``stars`` and return their result rows."""
+    import numpy as np
+    import optax
+
+    from diffkern.cli import _fit_many_model as model
+    from diffkern.fit import minimize_many
+
+    eccentric = not args.circular
+    sc = model.scales(stars)
+    fields = model.standardised(stars, sc)
+    p0 = model.start(args.model, eccentric, fields, sc, period=args.period,
+                     min_period=args.min_period, max_period=args.max_period)  # fmt: skip
+    fit = minimize_many(model.loss, p0, fields, optax.lbfgs(), steps=args.steps, gtol=args.gtol)
+    values, stds = model.physical(fit.params, fit.cov, sc)
+    stats = dict(n_points=[s.t.size for s in stars], converged=fit.converged, loss=fit.value,
+                 grad_norm=fit.grad_norm, steps=fit.steps)  # fmt: skip
+    rows = []
+    for i, star in enumerate(stars):
+        row = {"star": star.name, "model": args.model}
+        row |= {k: np.asarray(v)[i].item() for k, v in stats.items()}
+        for q, v in values.items():
+            row[q], row[f"{q}_err"] = float(v[i]), float(stds[q][i])
+        rows.append(row)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit every star of ``args.input`` not yet in ``args.out``; report skipped stars."""
+    from diffkern.cli import _fit_many_data as data
+    from diffkern.cli import _fit_many_model as model
+    from diffkern.cli import _fit_many_results as results
+    from diffkern.precision import float64
+
+    _check(args)
+    out = Path(args.out)
+    columns = _columns(args.model)
+    rows = results.done(out, columns)
+    stars, bad = data.load(args.input, model.min_points(args.model, not args.circular))
+    for b in bad:
+        print(f"diffkern: skipped star {b.name} ({b.source}): {b.reason}", file=sys.stderr)
+    finished = {r["star"] for r in rows}
+    todo = [s for s in stars if s.name not in finished]
+    total, done = len(todo), 0
+    if not args.no_progress:
+        _progress(done, total, len(bad))
+    with float64():
+        for start in range(0, total, args.chunk):
+            rows += _fit_chunk(todo[start : start + args.chunk], args)
+            results.write(out, columns, rows)
+            done = min(start + args.chunk, total)
+            if not args.no_progress:
+                _progress(done, total, len(bad))
+    fitted = len(rows)
+    print(f"fit-many: {total} stars fitted now, {fitted} in {out}, {len(bad)} skipped")
+    return 0
