@@ -1,4 +1,4 @@
-"""The ``diffkern`` command: ``diffkern demo | bench | profile | info``.
+"""The ``diffkern`` command: ``diffkern demo | bench | profile | info | fit-many``.
 
 The application on top of the library: each subcommand is a module of this package, imported
 only when it runs, exposing ``add_arguments(parser)`` and ``run(args) -> int``. The library
@@ -22,6 +22,7 @@ _SUBCOMMANDS = {
     "bench": "run the benchmark suite against the peers and print a table",
     "profile": "run a workload under a Perfetto trace and summarise it",
     "info": "print versions, devices and precision settings",
+    "fit-many": "fit a Keplerian (+ GP) to every star of a folder or table, resumably",
 }
 _DESCRIPTION = "diffkern: differentiable numerical kernels for astronomy, from the command line."
 _DEBUG_HELP = "on an error, print the Python traceback as well"
@@ -38,7 +39,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         # Also accepted after the command; SUPPRESS keeps it from resetting the top-level flag.
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
         if name == command:
-            importlib.import_module(f"{__name__}.{name}").add_arguments(p)
+            importlib.import_module(f"{__name__}.{name.replace('-', '_')}").add_arguments(p)
     return parser
 
 
@@ -54,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     args = _parser(command).parse_args(argv)
     try:
-        return int(importlib.import_module(f"{__name__}.{args.command}").run(args) or 0)
+        return int(
+            importlib.import_module(f"{__name__}.{args.command.replace('-', '_')}").run(args) or 0
+        )
     except (ValueError, OSError) as error:
         if args.debug:
             traceback.print_exc()
