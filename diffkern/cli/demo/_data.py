@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from diffkern.orbits import RVObservations
+
 __all__ = ["RVData", "load_rv", "K2_131"]
 
 K2_131 = "k2-131.txt"
@@ -38,6 +40,11 @@ class RVData(eqx.Module):
     instruments: tuple[str, ...] = eqx.field(static=True)
     epoch: float = eqx.field(static=True)
     source: str = eqx.field(static=True)
+
+    @property
+    def observations(self) -> RVObservations:
+        """The velocities for :class:`diffkern.orbits.MultiInstrumentRV` (``inst`` as index)."""
+        return RVObservations(self.t, self.rv, self.err, self.inst)
 
     @property
     def name(self) -> str:

@@ -5,6 +5,9 @@ quasi-periodic Gaussian process for stellar activity (Dai et al. 2017, Section 7
     activity ~ GP(0, A^2 exp(-tau^2 / (2 l^2) - Gamma sin^2(pi tau / P_rot))),
     noise_i ~ N(0, err_i^2 + jitter_{inst(i)}^2).
 
+The planet, offsets and jitters are a :class:`diffkern.orbits.MultiInstrumentRV`: its residuals
+and per-point variances feed the GP, whose likelihood replaces the diagonal one.
+
 Parameters are stored unconstrained (logs of K and A, jitters by their signed value; P and Tc
 in units of their transit uncertainties, so every direction of the Hessian has a similar
 scale).
@@ -21,13 +24,14 @@ from jaxtyping import Array, Float
 
 from diffkern.cli.demo._data import RVData
 from diffkern.gp import GaussianProcess, QuasiPeriodic
-from diffkern.orbits import radial_velocity, time_of_periastron
+from diffkern.orbits import Keplerian, MultiInstrumentRV
 
 __all__ = [
     "Priors",
     "Params",
     "initial_params",
     "physical",
+    "instruments",
     "keplerian",
     "activity_gp",
     "neg_log_posterior",
@@ -108,13 +112,18 @@ def physical(params: Params, priors: Priors, data: RVData) -> dict[str, Array]:
     return out
 
 
+def instruments(params: Params, priors: Priors, data: RVData) -> MultiInstrumentRV:
+    """The planet on its circular orbit with each instrument's offset and jitter (the jitter
+    parameter is signed: its absolute value, which enters squared)."""
+    period, tc = _ephemeris(params, priors, data.epoch)
+    circle = (jnp.zeros_like(period), jnp.full_like(period, math.pi / 2))  # e, omega
+    planet = Keplerian.from_transit(period, tc, *circle, jnp.exp(params.log_k))
+    return MultiInstrumentRV(planet, jnp.abs(params.jitter), params.offset)
+
+
 def keplerian(params: Params, priors: Priors, data: RVData, t: Float[Array, " m"]) -> Array:
     """The planet's circular-orbit velocity at ``t`` (relative to ``data.epoch``)."""
-    period, tc = _ephemeris(params, priors, data.epoch)
-    ecc = jnp.zeros_like(period)
-    omega = jnp.full_like(period, math.pi / 2)  # conjunction at the periastron of a circle
-    tp = time_of_periastron(tc, period, ecc, omega)
-    return radial_velocity(t, period, tp, ecc, omega, jnp.exp(params.log_k))
+    return instruments(params, priors, data).velocity(t)
 
 
 def activity_gp(params: Params, priors: Priors, data: RVData) -> tuple[GaussianProcess, Array]:
@@ -125,10 +134,9 @@ def activity_gp(params: Params, priors: Priors, data: RVData) -> tuple[GaussianP
         period=params.rotation,
         gamma=0.5 / params.perlength**2,
     )
-    jitter = params.jitter[data.inst]
-    gp = GaussianProcess(kernel, data.t, diag=data.err**2 + jitter**2, solver="cholesky")
-    residual = data.rv - params.offset[data.inst] - keplerian(params, priors, data, data.t)
-    return gp, residual
+    fit = instruments(params, priors, data).evaluate(data.observations)
+    gp = GaussianProcess(kernel, data.t, diag=fit.variance, solver="cholesky")
+    return gp, fit.residual
 
 
 def _normal_logpdf(x: Array, mean: float, sd: float) -> Array:
