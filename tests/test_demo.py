@@ -1,5 +1,6 @@
 """``diffkern demo``: data loading and its errors, the K2-131 model, eccentric orbits."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,7 +8,14 @@ import pytest
 
 from diffkern.cli.demo import load_rv
 from diffkern.cli.demo._eccentric import fit_orbit, simulate
-from diffkern.cli.demo._model import Priors, initial_params, keplerian, physical
+from diffkern.cli.demo._model import (
+    Priors,
+    activity_gp,
+    initial_params,
+    instruments,
+    keplerian,
+    physical,
+)
 
 
 def test_shipped_k2_131_table(x64):
@@ -68,3 +76,19 @@ def test_eccentric_fit_recovers_truth_within_uncertainties(x64, ecc):
     for name, value in jax.tree_util.tree_map(float, truth.physical()).items():
         best, sd = fitted[name]
         assert sd > 0 and abs(best - value) < 4 * sd, (name, best, sd, value)
+
+
+def test_gp_model_without_activity_is_the_instrument_likelihood(x64):
+    """With a vanishing GP amplitude the demo's likelihood is MultiInstrumentRV's: the planet,
+    offsets and jitters come from the library, the GP only adds the activity."""
+    data, priors = load_rv(), Priors()
+    params = initial_params(data, priors)
+    params = eqx.tree_at(lambda p: (p.log_amp, p.jitter), params,
+                         (jnp.asarray(-30.0), jnp.asarray([-2.0, 3.0])))  # fmt: skip
+    gp, residual = activity_gp(params, priors, data)
+    expected = instruments(params, priors, data).log_likelihood(data.observations)
+    np.testing.assert_allclose(gp.log_probability(residual), expected, rtol=1e-12)
+    inst = np.asarray(data.inst)
+    offsets = np.asarray(params.offset)[inst]
+    manual = np.asarray(data.rv) - offsets - np.asarray(keplerian(params, priors, data, data.t))
+    np.testing.assert_allclose(residual, manual, rtol=0, atol=1e-9)
