@@ -85,15 +85,17 @@ def start(
     fields: tuple[list, list, list],
     sc: np.ndarray,
     *,
-    period: float | None,
+    period: float | np.ndarray | None,
     min_period: float,
     max_period: float | None,
 ) -> dict[str, np.ndarray]:
-    """Initial unconstrained parameters of every star (see the module docstring)."""
+    """Initial unconstrained parameters of every star (see the module docstring); ``period``
+    (one for all stars, or one per star) replaces the periodogram."""
+    guesses = np.broadcast_to(np.nan if period is None else period, (len(sc),))
     rows = []
-    for t, y, err, (_, T, _, _) in zip(*fields, sc, strict=True):
-        if period is not None:
-            nus = np.asarray([T / period])
+    for t, y, err, (_, T, _, _), guess in zip(*fields, sc, guesses, strict=True):
+        if not np.isnan(guess):
+            nus = np.asarray([T / guess])
         else:
             lo = T / (2 * T if max_period is None else max_period)
             nus = np.arange(lo, max(T / min_period, lo + 0.2), 0.2)
