@@ -19,7 +19,7 @@ from diffkern.transit._quadratic_terms import terms
 def limb_darkened_flux(
     b: Real[ArrayLike, "*_"],
     r: Real[ArrayLike, "*_"],
-    u: Real[ArrayLike, "*_ 2"],
+    u: Real[ArrayLike, "*_"],
     *,
     check: bool = True,
 ) -> Float[Array, "*batch"]:
