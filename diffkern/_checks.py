@@ -159,15 +159,21 @@ def _host_values(conditions: tuple[Array, ...]) -> list[bool] | None:
         return None
 
 
-def checked(fn: Callable) -> Callable:
+def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
     """``fn`` compiled as one program whose value checks come back as outputs.
 
     Outside any trace (and under eager ``grad``/``jvp``) a failed check raises
     :class:`CheckError` on the host, naming the failed checks (in "nan" mode the outputs
     become NaN instead); inside the caller's ``jit`` or
     ``vmap`` the checks are applied at the caller's level through :func:`error_if`. Arguments
-    follow ``equinox.filter_jit``: arrays are traced, everything else is static.
+    follow ``equinox.filter_jit``: arrays are traced, everything else is static. With ``name``
+    (the public entry point's), its messages start with ``"name: "``, also those of the entry
+    points it calls (``"chi_square_ragged: radial_velocity: ecc must be in [0, 1)"``). Use as
+    ``@checked`` or ``@checked(name=...)``.
     """
+    if fn is None:
+        return functools.partial(checked, name=name)
+    prefix = f"{name}: " if name else ""
 
     @eqx.filter_jit
     @functools.wraps(fn)  # the compiled program carries fn's name (compile counts, traces)
@@ -188,13 +194,13 @@ def checked(fn: Callable) -> Callable:
         failed = _host_values(conditions)
         if failed is None:
             for condition, message in zip(conditions, messages, strict=True):
-                out = error_if(out, condition, message)
+                out = error_if(out, condition, prefix + message)
             return out
         errors = [message for bad, message in zip(failed, messages, strict=True) if bad]
         if errors and _check_mode == "nan":  # the mode's promise: NaN results, no exception
             return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), True), out)
         if errors:
-            raise CheckError("; ".join(dict.fromkeys(errors)))
+            raise CheckError(prefix + "; ".join(dict.fromkeys(errors)))
         return out
 
     entry.lower = body.lower  # the program as compiled for these arguments (inspection)

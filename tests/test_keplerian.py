@@ -57,6 +57,18 @@ def test_scalars_make_one_planet_and_fields_broadcast(x64):
         Keplerian(np.array([7.3, 21.0]), np.arange(3.0), 0.0, 0.4, 1.0)
 
 
+def test_errors_name_keplerian():
+    """A bad value is reported by the entry point the user called, then the check's own."""
+    from diffkern import CheckError
+    from diffkern.orbits import TimePrecisionWarning
+
+    with pytest.raises(CheckError, match=r"^Keplerian: radial_velocity: ecc must be in \[0, 1\)"):
+        Keplerian(7.3, 1.1, 1.5, 0.4, 12.0)(T)
+    if not jax.config.jax_enable_x64:  # BJD-sized times rounded to the float32 of the fields
+        with pytest.warns(TimePrecisionWarning, match="^Keplerian: t rounded to float32"):
+            Keplerian(3.0, 2457000.0, 0.1, 0.0, 1.0)(2457000.0 + T[:7] / 60)
+
+
 def test_gradient_with_respect_to_every_field(x64):
     t = jnp.asarray(T)
     data = jnp.asarray(_radvel(T, PLANETS)) + 0.3

@@ -9,13 +9,21 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import result_dtype, to_device
+from diffkern._checks import checked
 from diffkern.kepler import KeplerSolver
+from diffkern.orbits._epoch import warn_if_times_round
 from diffkern.orbits._periastron import time_of_periastron as _time_of_periastron
 from diffkern.orbits._radial_velocity import radial_velocity
 from diffkern.orbits._ragged import radial_velocity_ragged
 
 _DEFAULT_SOLVER = KeplerSolver()
 _FIELDS = ("period", "time_of_periastron", "ecc", "omega", "semi_amplitude")
+
+
+@checked(name="Keplerian")
+def _per_planet(solver: KeplerSolver, t: Array, *params: Array) -> Array:
+    """One program for every planet's velocity, its failed checks naming ``Keplerian``."""
+    return radial_velocity(t, *params, solver=solver)
 
 
 class Keplerian(eqx.Module):
@@ -88,8 +96,9 @@ class Keplerian(eqx.Module):
     def per_planet(self, t: Real[ArrayLike, "*t"]) -> Float[Array, " planets *batch *t"]:
         """Each planet's velocity at ``t`` (leading planet axis; ``*batch`` as the fields'
         trailing axes, then ``t``'s axes)."""
+        warn_if_times_round("Keplerian", {"t": t}, self.period, result_dtype(t, self.period))
         t = jnp.asarray(t)
-        return radial_velocity(t, *self._params(t.ndim), solver=self.solver)
+        return _per_planet(self.solver, t, *self._params(t.ndim))
 
     def __call__(self, t: Real[ArrayLike, "*t"]) -> Float[Array, "*batch *t"]:
         """The star's velocity at ``t``: the sum over planets of :meth:`per_planet`."""

@@ -66,12 +66,12 @@ def _gather(params: Sequence[Real[Array, "*S"]], index: Int[Array, " T"]) -> lis
     return [p if p.ndim == 0 else p[..., index] for p in params]
 
 
-@checked
+@checked(name="radial_velocity_ragged")
 def _radial_velocity_flat(solver, t, index, *params):
     return radial_velocity(t, *_gather(params, index), solver=solver)
 
 
-@checked
+@checked(name="eccentric_anomaly_ragged")
 def _eccentric_anomaly_flat(solver, mean_anomaly, index, ecc):
     return solver(mean_anomaly, *_gather([ecc], index))
 
@@ -102,7 +102,7 @@ def radial_velocity_ragged(
     return layout.split(_radial_velocity_flat(solver, t, index, *params))
 
 
-@checked
+@checked(name="chi_square_ragged")
 def _chi_square_flat(solver, num_series, cut, t, rv, weight, index, offset, *params):
     model = radial_velocity(t, *_gather(params, index), solver=solver)
     if model.ndim == 2:  # planets
