@@ -24,7 +24,8 @@ class RVObservations(eqx.Module):
     :meth:`from_series` (padded to a length bucket, so new lengths rarely compile). ``mask``
     marks the points that count (``None``: all). Values are checked where they are used
     (:meth:`MultiInstrumentRV.evaluate`): finite ``t`` and ``rv``, finite ``err > 0``, indices
-    in ``[0, n_instruments)``. A module: it crosses ``jit`` as traced data.
+    in ``[0, n_instruments)``. Times are best given relative to a reference epoch (float32
+    keeps 7 digits). A module: it crosses ``jit`` as traced data.
     """
 
     t: Float[Array, " n"]
@@ -91,8 +92,3 @@ class RVObservations(eqx.Module):
         # Padding repeats each array's last (valid) value, so it never trips a check.
         t, rv, err = (layout.pad(s) for s in series)
         return cls(*jax.device_put((t, rv, err, layout.index)), mask=jax.device_put(layout.mask))
-
-    @property
-    def weight_mask(self) -> Bool[Array, " n"] | bool:
-        """``mask``, or ``True`` when every point counts."""
-        return True if self.mask is None else self.mask

@@ -159,13 +159,18 @@ class MultiInstrumentRV(eqx.Module):
         return self.evaluate(data).log_likelihood
 
 
+def _mask(data: RVObservations) -> Array | bool:
+    """The points that count: ``data.mask``, or ``True`` for all."""
+    return True if data.mask is None else data.mask
+
+
 def _invalid(
     model: MultiInstrumentRV, data: RVObservations, variance: Float[Array, " n"]
 ) -> list[tuple[Array, str]]:
     """Where the data and the model's own parameters are invalid, with each message (the
     variance's range only where ``err`` and ``jitter`` are valid, so one cause, one message)."""
     finite, n = jnp.isfinite, model.n_instruments
-    index, mask = data.instrument, data.weight_mask
+    index, mask = data.instrument, _mask(data)
     good_err = finite(data.err) & (data.err > 0)
     good_jitter = finite(model.jitter) & (model.jitter >= 0)
     representable = finite(variance) & (variance > 0)
@@ -191,7 +196,7 @@ def _evaluate(model: MultiInstrumentRV, data: RVObservations) -> InstrumentFit:
     model, data = jax.tree_util.tree_map(
         lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, (model, data)
     )
-    n, index, mask = model.n_instruments, data.instrument, data.weight_mask
+    n, index, mask = model.n_instruments, data.instrument, _mask(data)
     variance = data.err**2 + model.jitter[index] ** 2
     checks = _invalid(model, data, variance)
     weight = jnp.where(mask, 1 / variance, 0)
