@@ -68,8 +68,10 @@ class MultiInstrumentRV(eqx.Module):
     Valid values (checked where they are used, :class:`diffkern.CheckError` naming the
     argument): finite ``offset``, ``dvdt``, ``curv`` and ``time_base``; finite ``jitter >= 0``
     (a jitter enters squared: a fit with a signed parameter passes ``abs`` of it); the planets'
-    own checks (:func:`radial_velocity`); the data's (:class:`RVObservations`); and with
-    ``marginalize`` at least one point per instrument.
+    own checks (:func:`radial_velocity`); the data's (:class:`RVObservations`);
+    ``err^2 + jitter^2`` in ``(0, inf)`` in the dtype (no underflow or overflow); and with
+    ``marginalize`` at least one point per instrument. Inside the caller's ``jit`` a failed
+    check raises ``equinox.EquinoxRuntimeError`` with the same message.
     """
 
     planets: Keplerian
