@@ -12,11 +12,11 @@ from _contract import assert_check_errors, contract
 from _transit_reference import position
 from hypothesis import given
 from hypothesis import strategies as st
-from jax.test_util import check_grads
 
 from diffkern import CheckError
 from diffkern.jit import count_compiles
 from diffkern.precision import float64
+from diffkern.testing import check_grads
 from diffkern.transit import (
     TransitOrbit,
     impact_parameter,

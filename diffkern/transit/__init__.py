@@ -12,6 +12,8 @@ integration, built on :mod:`diffkern.orbits` and :mod:`diffkern.kepler`.
 
 from diffkern.transit._geometry import SkyPosition as SkyPosition
 from diffkern.transit._geometry import sky_position as sky_position
+from diffkern.transit._light_curve import LightCurve as LightCurve
+from diffkern.transit._light_curve import light_curve as light_curve
 from diffkern.transit._orbit import TransitOrbit as TransitOrbit
 from diffkern.transit._parameters import impact_parameter as impact_parameter
 from diffkern.transit._parameters import scaled_semi_major_axis as scaled_semi_major_axis
