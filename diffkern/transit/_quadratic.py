@@ -11,7 +11,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
-from diffkern._arrays import broadcast_floats, error_if_each, to_device
+from diffkern._arrays import broadcast_floats, error_if_each, platform, to_device
 from diffkern._checks import checked
 from diffkern.transit._quadratic_terms import terms
 
@@ -57,7 +57,8 @@ def limb_darkened_flux(
     shape = np.shape(u)
     if len(shape) == 0 or shape[-1] != 2:
         raise ValueError(f"u must have a last axis of size 2 (u1, u2), got shape {shape}")
-    return _limb_darkened_flux(check, *to_device(b, r, u))
+    args = to_device(b, r, u)
+    return _limb_darkened_flux(check, platform(*args), *args)
 
 
 def _invalid(b, r, u1, u2) -> list[tuple[Bool[Array, "*batch"], str]]:
@@ -74,12 +75,12 @@ def _invalid(b, r, u1, u2) -> list[tuple[Bool[Array, "*batch"], str]]:
 
 
 @checked
-def _limb_darkened_flux(check: bool, b, r, u) -> Float[Array, "*batch"]:
+def _limb_darkened_flux(check: bool, where: str, b, r, u) -> Float[Array, "*batch"]:
     b, r, u1, u2 = broadcast_floats(b=b, r=r, u1=u[..., 0], u2=u[..., 1])
     checks = _invalid(b, r, u1, u2)
     valid = ~jnp.any(jnp.stack([bad for bad, _ in checks]), axis=0)
     safe = [jnp.where(valid, x, 0) for x in (b, r, u1, u2)]
-    flux = _flux(*safe)
+    flux = _flux(where, *safe)
     if check:
         return error_if_each(flux, checks)
     return jnp.where(valid, flux, jnp.nan)
@@ -108,15 +109,35 @@ def _evaluate(b, r, u1, u2) -> tuple[Float[Array, "*b"], tuple[Float[Array, "*b"
     return flux, partials
 
 
-@jax.custom_jvp
-def _flux(b, r, u1, u2) -> Float[Array, "*b"]:
-    """The flux for valid inputs of one shape and dtype, with analytic derivatives."""
+# On CPU, XLA keeps the intermediates of this long elementwise program in memory; evaluating it
+# over blocks of this many elements keeps them in cache (measured 4x faster at 10^6 points).
+_CPU_BLOCK = 4096
+
+
+def _by_blocks(where: str, fn, *arrays: Float[Array, "*b"]):
+    """``fn`` (elementwise, arrays of one shape) over blocks of ``_CPU_BLOCK`` elements on CPU,
+    over the whole arrays elsewhere (``where`` is the platform, static)."""
+    shape = arrays[0].shape
+    if where != "cpu" or arrays[0].size <= _CPU_BLOCK:
+        return fn(*arrays)
+    flat = [x.reshape(-1) for x in arrays]
+    out = jax.lax.map(lambda xs: fn(*xs), flat, batch_size=_CPU_BLOCK)
+    return jax.tree_util.tree_map(lambda x: x.reshape(shape), out)
+
+
+def _value(b, r, u1, u2) -> Float[Array, "*b"]:
     return _evaluate(b, r, u1, u2)[0]
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _flux(where: str, b, r, u1, u2) -> Float[Array, "*b"]:
+    """The flux for valid inputs of one shape and dtype, with analytic derivatives."""
+    return _by_blocks(where, _value, b, r, u1, u2)
+
+
 @functools.partial(_flux.defjvp, symbolic_zeros=True)
-def _flux_jvp(primals, tangents):
-    flux, partials = _evaluate(*primals)
+def _flux_jvp(where: str, primals, tangents):
+    flux, partials = _by_blocks(where, _evaluate, *primals)
     d_flux = jnp.zeros_like(flux)
     for partial, tangent in zip(partials, tangents, strict=True):
         if not isinstance(tangent, SymbolicZero):

@@ -1,0 +1,73 @@
+"""Contract of limb_darkened_flux over generated inputs: the documented CheckError naming every
+bad argument, or a finite flux within the stated tolerance of exoplanet-core in float64
+(exactly 1 out of transit, 0 under a covering disc, in [0, 1] for physical limb darkening)."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _contract import assert_check_errors, contract
+from hypothesis import given
+from hypothesis import strategies as st
+
+from diffkern.precision import float64
+from diffkern.transit._quadratic import limb_darkened_flux
+
+exoplanet_core = pytest.importorskip("exoplanet_core")
+
+SPECIAL = [math.nan, math.inf, -math.inf, 0.0, 1e-30]
+
+
+def _numbers(low, high, specials=SPECIAL):
+    return st.one_of(st.floats(low, high), st.sampled_from(specials))
+
+
+def _tolerance(dtype: str, r: float, u1: float, u2: float) -> float:
+    """The documented accuracy (1e-12 in float64; 1e-6 in float32 for r <= 1, growing like
+    r^3 above), in units of the unocculted flux, amplified by the limb-darkening weights."""
+    base = 1e-12 if dtype == "float64" else 1e-6 * max(1.0, r) ** 3
+    return base * (1 + abs(u1) + 2 * abs(u2)) / (1 - u1 / 3 - u2 / 6)
+
+
+def _violations(b, r, u1, u2) -> list[str]:
+    bad = []
+    if not np.all(np.isfinite(b)):
+        bad.append("b must be finite")
+    if not (np.isfinite(r) and r >= 0):
+        bad.append("r must be finite and >= 0")
+    if not (np.isfinite(u1) and np.isfinite(u2)):
+        bad.append("u must be finite")
+    elif not u1 / 3 + u2 / 6 < 1:
+        bad.append("u must give a positive stellar flux: u1/3 + u2/6 < 1")
+    return bad
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@contract(60)
+@given(
+    b=st.lists(_numbers(-3.0, 3.0, [*SPECIAL, 1e30]), min_size=6, max_size=6),
+    r=_numbers(0.0, 3.0, [*SPECIAL, -0.1, 1.0, 0.5]),
+    u1=_numbers(-1.0, 2.0),
+    u2=_numbers(-1.0, 2.0, [*SPECIAL, 6.0]),
+)
+def test_limb_darkened_flux_contract(dtype, b, r, u1, u2):
+    with float64(dtype == "float64"):
+        b, r, u = np.asarray(b, dtype), np.asarray(r, dtype), np.asarray([u1, u2], dtype)
+        r64, u1, u2 = float(r), float(u[0]), float(u[1])
+        expected_errors = _violations(b.astype(np.float64), r64, u1, u2)
+        args = jnp.asarray(b), jnp.asarray(r), jnp.asarray(u)
+        if expected_errors:
+            call = lambda: limb_darkened_flux(*args)  # noqa: E731
+            assert_check_errors(call, "limb_darkened_flux", expected_errors)
+            return
+        flux = np.asarray(limb_darkened_flux(*args))
+    assert flux.dtype == dtype and np.all(np.isfinite(flux))
+    distance = np.abs(b.astype(np.float64))
+    want = 1 + exoplanet_core.quad_limbdark_light_curve(u1, u2, distance, np.full(6, r64))
+    tol = _tolerance(dtype, r64, u1, u2)
+    assert np.all(np.abs(flux - want) <= tol)
+    assert np.all(flux[distance >= 1 + r64] == 1) and np.all(flux[distance <= r64 - 1] == 0)
+    x = np.linspace(0, 1, 1001)  # 1 - mu
+    if np.all(1 - u1 * x - u2 * x**2 >= 0):  # no negative intensity: a fraction of the light
+        assert np.all((flux >= -tol) & (flux <= 1 + tol))
