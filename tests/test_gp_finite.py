@@ -9,9 +9,11 @@ import pytest
 
 from diffkern import CheckError
 from diffkern.gp import (
+    Dense,
     Exp,
     GaussianProcess,
     Matern32,
+    Quasisep,
     log_probability_padded,
     log_probability_ragged,
 )
@@ -94,6 +96,24 @@ def test_non_finite_data_has_its_own_message_whatever_on_failure(solver):
         jax.block_until_ready(eqx.filter_jit(logp)(1.0, y, jnp.asarray(np.inf)))
     with pytest.raises(eqx.EquinoxRuntimeError, match="must be finite"):
         jax.grad(logp)(jnp.asarray(1.0), jnp.asarray(bad_y), 0.1)
+
+
+@pytest.mark.parametrize("solver", [Dense(), Quasisep()], ids=["dense", "quasisep"])
+def test_solver_solve_checks_its_right_hand_side(solver):
+    """``Solver.solve`` with a non-finite ``B`` raises about ``B`` (at kept points only)."""
+    B = np.ones((T.size, 2))
+    B[3, 1] = np.nan
+    with pytest.raises(ValueError, match="B must be finite"):
+        solver.solve(Matern32(1.0), T, np.full(T.size, 0.1), B)
+    keep = np.arange(T.size) != 3
+    out = solver.solve(Matern32(1.0), T, np.full(T.size, 0.1), np.where(keep[:, None], B, 0))
+    assert np.all(np.isfinite(out))
+    with pytest.raises(Exception, match="B must be finite"):  # the caller's jit: a callback
+        jax.block_until_ready(
+            jax.jit(
+                lambda b: solver.solve(Matern32(1.0), T, np.full(T.size, 0.1), b, jnp.asarray(keep))
+            )(jnp.asarray(np.where(keep[:, None], np.nan, B)))
+        )
 
 
 @pytest.mark.parametrize(

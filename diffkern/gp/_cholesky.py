@@ -16,7 +16,7 @@ from diffkern.gp._dense import (
     noisy_covariance,
     trusted,
 )
-from diffkern.gp._finite import finite_inputs
+from diffkern.gp._finite import check_finite, finite_inputs
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._matrix import kernel_matrix
 from diffkern.gp._solver import Mask, Noise, Points, Rows, Solver
@@ -80,7 +80,7 @@ class Dense(Solver):
         self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
     ) -> Float[Array, " N *M"]:
         dtype = result_dtype(X, B)
-        B = jnp.asarray(B).astype(dtype)
+        B = check_finite(jnp.asarray(B).astype(dtype), "B", mask)
         L = self._cholesky(kernel, X, noise, dtype, mask)
         if mask is not None:  # masked rows of C are the identity's: zero B there
             B = jnp.where(jnp.reshape(mask, mask.shape + (1,) * (B.ndim - 1)), B, 0)

@@ -35,7 +35,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from diffkern._arrays import error_if, platform, result_dtype
 from diffkern.gp import _quasisep_parallel as par
 from diffkern.gp import _quasisep_scan as scan
-from diffkern.gp._finite import finite_inputs, pivot_bound, pivot_message
+from diffkern.gp._finite import check_finite, finite_inputs, pivot_bound, pivot_message
 from diffkern.gp._kernel import Kernel
 from diffkern.gp._quasisep_predict import condition
 from diffkern.gp._quasisep_sample import sample
@@ -207,7 +207,7 @@ class Quasisep(Solver):
         self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
     ) -> Float[Array, " N *M"]:
         """C^{-1} B, one O(N J^2) solve per column of ``B`` (zeros at masked points)."""
-        B = jnp.asarray(B)
+        B = check_finite(jnp.asarray(B), "B", mask)
         if B.ndim == 2:
             return jax.vmap(lambda b: self.solve(kernel, X, noise, b, mask), 1, 1)(B)
         parallel = self.parallel(X, noise, B)

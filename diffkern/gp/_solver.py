@@ -60,7 +60,8 @@ class Solver(eqx.Module):
     def solve(
         self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
     ) -> Float[Array, " N *M"]:
-        """C^{-1} B for a vector or the columns of a matrix ``B`` (zero rows where masked)."""
+        """C^{-1} B for a vector or the columns of a matrix ``B`` (zero rows where masked);
+        a non-finite ``B`` at a kept point raises (``"B must be finite"``)."""
 
     @abc.abstractmethod
     def sample(
