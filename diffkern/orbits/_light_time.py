@@ -17,7 +17,7 @@ from diffkern.orbits._radial_velocity import max_cycles
 
 _DEFAULT_SOLVER = KeplerSolver()
 #: Fixed-point steps: each multiplies the error by at most v/c (below MAX_SPEED).
-_ITERATIONS = 3
+_ITERATIONS = 4
 #: Largest line-of-sight speed accepted, as a fraction of the speed of light.
 MAX_SPEED = 1e-2
 #: The speed of light in m/s (exact, SI).
@@ -46,13 +46,13 @@ def retarded_time(
     with the Romer delay. For a planet with the transit convention (the same ``omega``, transit at
     ``f = pi/2 - omega``, planet in front) the sign flips: ``light_time = -a_p sin(i) / c``.
 
-    Three fixed-point steps ``t_e <- t - light_time h(t_e)`` from ``t_e = t``, each multiplying
+    Four fixed-point steps ``t_e <- t - light_time h(t_e)`` from ``t_e = t``, each multiplying
     the error by at most ``v/c``; the derivatives are implicit (exact whatever the steps):
     ``dt_e = (dt - d(light_time h)) / (1 + light_time dh/dt_e)``. Valid input as
     :func:`radial_velocity` (finite ``t``, ``time_of_periastron``, ``omega``; ``period > 0``;
     ``0 <= ecc < 1``; the phase bound), with a finite ``light_time`` whose largest speed
     ``|light_time| 2 pi / P sqrt((1 + e) / (1 - e))`` is below ``MAX_SPEED`` (0.01 of ``c``: the
-    root is then found to 1e-6 of ``light_time``, 1e-9 at the 0.001 c of the fastest known
+    root is then found to 1e-8 of ``light_time``, 1e-12 at the 0.001 c of the fastest known
     planets); anything else raises :class:`diffkern.CheckError` naming the argument. In float32 a
     delay below the spacing of ``t`` (``t * 6e-8``) is lost: use float64 for delays.
     """
