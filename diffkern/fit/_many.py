@@ -134,7 +134,9 @@ def minimize_many(
             process, False returns this process's share (see ``series``).
 
     A series whose loss is not finite at the end (a failed value check inside the loss gives
-    NaN) reports ``converged`` False; nothing is raised for it.
+    NaN) reports ``converged`` False; nothing is raised for it. Like :func:`minimize`, it runs
+    on the host (it pads, places and gathers concrete arrays): call it outside ``jit``; the loss
+    is traced, vmapped and differentiated inside.
     """
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
