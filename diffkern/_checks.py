@@ -121,6 +121,37 @@ def _unbatched(pred: Any) -> Any:
     return pred
 
 
+@jax.custom_jvp
+def _guard(x: Array, bad: Array) -> Array:
+    """``x``, NaN where ``bad`` (a check's flag, already raising on the host when True)."""
+    return jnp.where(bad, jnp.asarray(jnp.nan, x.dtype), x)
+
+
+@_guard.defjvp
+def _guard_jvp(primals, tangents):
+    # The tangent is selected by the flag too: a program that keeps only derivatives
+    # (``jit(grad(f))``) still computes the flag, so the check cannot be dead code.
+    x, bad = primals
+    tx, _ = tangents
+    return _guard(x, bad), jnp.where(bad, jnp.zeros_like(tx), tx)
+
+
+def _raise_if(x, pred: ArrayLike, message: str):
+    """``equinox.error_if`` on one scalar flag that then guards every leaf of ``x``, values
+    and derivatives alike (``equinox.error_if`` on ``x`` itself passes tangents around the
+    check, so ``jit(grad(f))`` would drop it)."""
+    bad = jnp.any(jnp.asarray(pred))
+    bad = eqx.error_if(bad, bad, message)
+
+    def leaf(v):
+        v = jnp.asarray(v)
+        if jnp.issubdtype(v.dtype, jnp.inexact):
+            return _guard(v, bad)
+        return eqx.error_if(v, bad, message)
+
+    return jax.tree_util.tree_map(leaf, x)
+
+
 def error_if(x, pred: ArrayLike, message: str):
     """``x`` (a pytree), failing with ``message`` when any element of ``pred`` is True."""
     collector = _collector.get()
@@ -129,20 +160,15 @@ def error_if(x, pred: ArrayLike, message: str):
         collector.checks.append((whole, message))  # reduced in the collector's own trace
         return x
     if _check_mode == "raise" and not _as_nan.get():
-        return eqx.error_if(x, pred, message)
+        return _raise_if(x, pred, message)
     bad = jnp.any(jnp.asarray(pred))
     return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), bad), x)
 
 
 def error_if_each(x: Array, checks: Iterable[tuple[ArrayLike, str]]) -> Array:
-    """Floating ``x`` after the checks ``(pred, message)``, each failing on its own message.
-
-    Each check guards a scalar zero that is added to ``x``: passing ``x`` itself through
-    ``equinox.error_if``'s conditional would copy it and break XLA's fusion.
-    """
-    zero = jnp.zeros((), jnp.result_type(x))
+    """``x`` after the checks ``(pred, message)``, each failing on its own message."""
     for pred, message in checks:
-        x = x + error_if(zero, pred, message)
+        x = error_if(x, pred, message)
     return x
 
 

@@ -66,6 +66,26 @@ def test_checks_under_vmap_inside_an_entry_point_are_outputs_too():
         checked_vmap(good.at[1, 0].set(-1.0))
 
 
+def test_checks_survive_programs_that_keep_only_derivatives():
+    """Under ``jit(grad(f))`` the checked value itself is dead code; its derivative still
+    depends on the check, so a bad input raises instead of giving a silent gradient."""
+    from diffkern import radial_velocity
+
+    t = jnp.linspace(0.0, 1.0, 4)
+
+    def f(t, ecc):
+        return radial_velocity(t, 3.0, 0.0, ecc, 0.0, 1.0).sum()
+
+    assert jnp.all(jnp.isfinite(jax.jit(jax.grad(f))(t, 0.5)))
+    for transform in (jax.grad, lambda f: jax.vmap(jax.grad(f), (0, None))):
+        with pytest.raises(Exception, match=r"ecc must be in \[0, 1\)"):
+            jax.block_until_ready(jax.jit(transform(f))(t, 1.5))
+    with pytest.raises(Exception, match="x must be >= 0"):
+        jax.block_until_ready(jax.jit(jax.grad(lambda x: 0 * _sqrt(x)))(-1.0))
+    hessian = jax.hessian(lambda x: _sqrt(x))(4.0)
+    assert jnp.allclose(hessian, -1 / 32)
+
+
 def _positive_and_small(x):
     return error_if_each(x * 2, [(x <= 0, "x must be > 0"), (x >= 10, "x must be < 10")])
 
