@@ -17,10 +17,9 @@ from diffkern.testing import check_grads
 from diffkern.transit._elliptic import cel3, min_kc
 from diffkern.transit._quadratic import limb_darkened_flux
 
-#: Largest |error| in flux, per dtype, for 0 < r <= 2 (measured: 7e-15 in float64 against
-#: exoplanet-core, 6e-7 in float32 for r < 1 and 1.3e-6 for 1 <= r <= 2; the float32 error
-#: grows like r^3 above, 5e-6 at r = 3, see the docstring).
-FLUX_TOL = {"float32": 2e-6, "float64": 1e-12}
+#: Largest |error| in flux, per dtype, for 0 < r <= 2 (measured: 5e-15 in float64 against
+#: exoplanet-core, 8e-7 in float32; 9e-7 at r = 3, 2.4e-6 at r = 10).
+FLUX_TOL = {"float32": 1e-6, "float64": 1e-12}
 U = [(0.4, 0.26), (0.0, 0.0), (1.0, 0.0), (0.1, 0.8), (0.0, 1.0), (-0.5, 1.5)]
 R = [1e-6, 1e-3, 0.05, 0.1, 0.3, 0.5, 0.7, 0.99, 1.0, 1.01, 1.5, 2.0]
 _flux = jax.jit(limb_darkened_flux)

@@ -6,19 +6,23 @@ On the unit disc, with ``rho`` the distance from its centre and ``mu = sqrt(1 - 
 the blocked light is a combination of, over the region ``D`` covered by a disc of radius ``r``
 centred at distance ``b``:
 
-* ``area = int_D 1``: ``pi r^2`` inside the disc, else the lens ``kappa_1 + r^2 kappa_0 - K``
-  (``K`` the area of the kite of the two centres and the two crossing points, ``kappa_0`` and
-  ``kappa_1`` the half-angles it subtends at the occultor's and the star's centre);
-* ``moment = int_D rho^2 = kappa_1 / 2 + eta kappa_0 - K (1 + b^2 + 5 r^2) / 4`` with
-  ``eta = r^2 (r^2 / 2 + b^2)`` (``pi eta`` inside the disc): two sectors minus the kite;
+* ``area = int_D 1``: ``pi r^2`` inside the disc, else the two circular segments of the lens,
+  ``(kappa_1 - sin kappa_1 cos kappa_1) + r^2 (kappa_0 - sin kappa_0 cos kappa_0)``, with
+  ``kappa_0`` and ``kappa_1`` the half-angles the crossing points subtend at the occultor's and
+  the star's centre;
+* ``moment = int_D rho^2``: ``pi r^2 (r^2 / 2 + b^2)`` inside the disc, else by Green's theorem
+  along the two arcs, ``kappa_1 / 2 + (r / 4) int_-kappa_0^kappa_0 rho^2 (r - b cos psi) dpsi``
+  with ``rho^2 = (b - r)^2 + 4 b r sin^2(psi / 2)``, integrated in powers of ``sin^2(psi / 2)``
+  (``x - sin x`` and its like by series below 1) so that no terms of size ``r^4`` cancel;
 * ``depth = int_D mu = (2 pi theta + Lambda) / 3``, the linear term ``2 pi / 3 - s_1`` of Agol,
   Luger & Foreman-Mackey (2020), ``theta = 1`` when the occultor covers the centre
   (``r > b``), ``1/2`` on ``b = r``: ``Lambda`` holds complete elliptic integrals of the
   three kinds, taken in Bulirsch's form (:func:`diffkern.transit._elliptic.cel3`).
 
-The derivatives need no third-kind integral (Agol et al. 2020, eqs. 33-35, in these variables):
-``d area / db = -2 K / b``, ``d area / dr = 2 r kappa_0``, and ``d depth`` from ``E`` and
-``(E - kc^2 K) / k^2`` alone.
+The derivatives need no third-kind integral (Agol et al. 2020, in these variables):
+``d area / db = -2 Q / b`` (``Q`` the area of the kite of the two centres and the two crossing
+points), ``d area / dr = 2 r kappa_0``, and ``d depth`` from ``E(k)`` and
+``(E(k) - kc^2 K(k)) / k^2`` alone.
 """
 
 from __future__ import annotations
@@ -58,6 +62,34 @@ def _kite(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Float[Array, "*b"]:
     return jnp.sqrt(jnp.maximum(square, 0))
 
 
+def _series(x: Float[Array, "*b"], coefficients: list[float]) -> Float[Array, "*b"]:
+    """``sum_n c_n x^(2n + 1)`` by Horner's rule in ``x^2``."""
+    x2 = x * x
+    total = jnp.zeros_like(x)
+    for c in reversed(coefficients):
+        total = total * x2 + c
+    return total * x
+
+
+# Taylor coefficients of x - sin x and of (3 x - 4 sin x + sin x cos x) / 4, odd powers up to
+# x^25: below x = 1 they replace the forms that cancel (by up to 120x near 1, all digits at 0).
+_MINUS_SIN = [0.0] + [(-1) ** (n + 1) / math.factorial(2 * n + 1) for n in range(1, 13)]
+_SIN_SQUARE = [0.0, 0.0] + [
+    (-1) ** n * (4**n - 4) / (4 * math.factorial(2 * n + 1)) for n in range(2, 13)
+]
+
+
+def _x_minus_sin(x: Float[Array, "*b"], sin_x: Float[Array, "*b"]) -> Float[Array, "*b"]:
+    """``x - sin x`` (``x >= 0``, ``sin x`` given) without cancellation."""
+    return jnp.where(x < 1, _series(x, _MINUS_SIN), x - sin_x)
+
+
+def _sin_square_moment(k, sin_k, cos_k) -> Float[Array, "*b"]:
+    """``int_-k^k sin^4(psi / 2) dpsi = (3 k - 4 sin k + sin k cos k) / 4`` without
+    cancellation (``sin k`` and ``cos k`` given)."""
+    return jnp.where(k < 1, _series(k, _SIN_SQUARE), 0.25 * (3 * k - sin_k * (4 - cos_k)))
+
+
 def terms(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Terms:
     """:class:`Terms` for ``b >= 0``, ``r >= 0`` of one shape and dtype (any values: the
     branches not taken are evaluated on safe stand-ins, so nothing non-finite is formed)."""
@@ -77,9 +109,20 @@ def terms(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Terms:
     kappa0 = jnp.where(inside, PI, jnp.arctan2(two_kite, (r - 1) * (r + 1) + b2))
     kappa1 = jnp.where(inside, 0, jnp.arctan2(two_kite, (1 - r) * (1 + r) + b2))
     eta = r2 * (0.5 * r2 + b2)
-    area = kappa1 + r2 * kappa0 - 0.5 * two_kite
-    moment = 0.5 * kappa1 + eta * kappa0 - 0.125 * two_kite * (1 + b2 + 5 * r2)
+    # Two circular segments; the rho^2 integral by Green's theorem along the two arcs. Unlike
+    # the sectors-minus-kite forms these never subtract terms of size r^2 or r^4 (r > 1).
     b_pos = jnp.where(inside, 1, b)  # b > 0 wherever the disc edges cross
+    sin1, cos1 = 0.5 * two_kite / b_pos, 0.5 * ((1 - r) * (1 + r) + b2) / b_pos
+    sin0, cos0 = sin1 / r, 0.5 * ((r - 1) * (r + 1) + b2) / (b_pos * r)
+    segments = _x_minus_sin(2 * kappa1, 2 * sin1 * cos1)
+    segments = segments + r2 * _x_minus_sin(2 * kappa0, 2 * sin0 * cos0)
+    area = jnp.where(inside, PI * r2, 0.5 * segments)
+    d = b - r
+    arc = (-2 * kappa0 * d**3 + 2 * b * d * (d - 2 * r) * _x_minus_sin(kappa0, sin0)) + (
+        8 * b2 * r * _sin_square_moment(kappa0, sin0, cos0)
+    )
+    arc = 0.25 * r * arc
+    moment = jnp.where(inside, PI * eta, 0.5 * kappa1 + arc)
     d_area = (jnp.where(inside, 0, -two_kite / b_pos), 2 * r * kappa0)
     d_moment = (
         2 * b * r2 * kappa0 - 0.5 * (1 + r2 + b2) * two_kite / b_pos,
