@@ -146,6 +146,7 @@ def test_eccentric_parameters_give_radial_velocity(x64):
         ("out is a folder", "is a folder, not a file"),
         ("other model", "holds other columns"),
         ("steps", "--steps must be >= 1, got 0"),
+        ("cpu devices", "--cpu-devices must be >= 1, got 0"),
     ],
 )
 def test_fatal_errors_are_one_line(tmp_path, capsys, case, message):
@@ -161,6 +162,7 @@ def test_fatal_errors_are_one_line(tmp_path, capsys, case, message):
         "out is a folder": [str(table), "--out", str(tmp_path)],
         "other model": [str(table), "--out", str(other)],
         "steps": [str(table), "--steps", "0"],
+        "cpu devices": [str(table), "--cpu-devices", "0"],
     }[case]
     assert main(["fit-many", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
