@@ -40,7 +40,7 @@ def _observed(t_emit, light_time):
 @pytest.mark.parametrize("light_time", [LIGHT, -LIGHT])  # the star (radvel's omega), a planet
 def test_retarded_time_inverts_the_closed_form(x64, light_time):
     """Emission times, conjunctions among them, through the closed-form delay and back: within
-    1e-14 d (measured 3e-15; the delay itself is up to 4e-4 d)."""
+    1e-14 d (measured 2e-16; the delay itself is up to 4e-4 d)."""
     conjunctions = T0 + P * np.arange(-1, 3)  # f = pi/2 - omega: the delay is +-light_time
     emitted = np.concatenate([TIMES[: -conjunctions.size], conjunctions])
     observed = _observed(emitted, light_time)
