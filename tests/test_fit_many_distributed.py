@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from _proc import run
@@ -18,6 +19,7 @@ from diffkern.fit import minimize_many
 
 HEARTBEAT_S = 5  # jax.distributed's heartbeat_timeout_seconds in the processes
 
+ROOT = Path(__file__).resolve().parents[1]  # the scripts import tests/test_fit_many.py
 _SCRIPT = textwrap.dedent(
     f"""
     import json, os, sys
@@ -55,7 +57,7 @@ def _two_processes():
 
     def one(pid):
         start = time.perf_counter()
-        proc = run([sys.executable, "-c", _SCRIPT, str(port), str(pid)], timeout=240)
+        proc = run([sys.executable, "-c", _SCRIPT, str(port), str(pid)], timeout=240, cwd=ROOT)
         return proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start
 
     with ThreadPoolExecutor(2) as pool:

@@ -6,10 +6,12 @@ import json
 import os
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from _proc import run
 
+ROOT = Path(__file__).resolve().parents[1]  # the scripts import tests/test_fit_many.py
 _SCRIPT = textwrap.dedent(
     """
     import json, sys
@@ -40,7 +42,7 @@ def test_eight_devices_equal_one(x64):  # x64: the script sets float64, one pass
     env = dict(
         os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"
     )
-    proc = run([sys.executable, "-c", _SCRIPT], env=env, timeout=300)
+    proc = run([sys.executable, "-c", _SCRIPT], env=env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 8
