@@ -111,9 +111,10 @@ def test_flux_is_exactly_one_out_of_transit_and_behind_the_star(dtype):
     t = np.concatenate([np.linspace(1.78, 1.92, 21), np.linspace(1.95, 2.05, 20)]).astype(dtype)
     both = np.asarray(_flux(t, [R, 0.05], dtype))
     pos = _orbit(dtype).sky_position(t)
+    sep, los = np.asarray(pos.separation), np.asarray(pos.line_of_sight)
     r = np.asarray([R, 0.05])[:, None]
-    behind = np.asarray((pos.line_of_sight < 0) & (pos.separation < 1 + r))
-    out = np.asarray(pos.separation > 1 + r)
+    behind = (los < 0) & (sep < 1 + r)
+    out = sep > 1 + r
     assert behind[0].sum() >= 3
     assert np.all(both[np.all(out | behind, axis=0)] == 1)
     assert np.sum(both < 1) >= 5  # the second planet's transit
