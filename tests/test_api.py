@@ -24,6 +24,7 @@ SUBPACKAGES = [
     "profile",
     "regression",
     "scan",
+    "transit",
     "testing",
 ]
 
