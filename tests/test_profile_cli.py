@@ -2,6 +2,8 @@
 
 import textwrap
 
+import jax
+
 import diffkern.cli.profile as profile_command
 from diffkern.cli import main
 from diffkern.profile import summarize
@@ -63,6 +65,7 @@ def test_profile_kepler_workload(tmp_path, capsys, monkeypatch):
 def test_profile_gp_batch_workload(tmp_path, capsys, monkeypatch):
     from diffkern.jit import bucket_length
 
+    jax.clear_caches()  # another test of this worker may have compiled the same block shapes
     monkeypatch.setattr(profile_command, "GP_SERIES", 4)
     monkeypatch.setattr(profile_command, "GP_LENGTHS", (20, 60))
     out = tmp_path / "gp.pftrace"
