@@ -56,29 +56,36 @@ def radial_velocity(
     return _radial_velocity(solver, *args)
 
 
-def _invalid(t, period, tp, ecc, omega, k) -> list[tuple[Bool[Array, "*batch"], str]]:
-    """Where each argument is invalid, with its message (the phase bound only where the
-    others are valid, so one bad argument gives one message)."""
+def orbit_checks(t, period, tp, ecc, omega) -> list[tuple[Bool[Array, "*batch"], str]]:
+    """Where each orbit argument is invalid (non-finite, ``period <= 0``, ``ecc`` outside
+    [0, 1)), with its message."""
     finite = jnp.isfinite
-    checks = [
+    return [
         (~finite(t), "t must be finite"),
         (~(finite(period) & (period > 0)), "period must be finite and > 0"),
         (~finite(tp), "time_of_periastron must be finite"),
         (~((ecc >= 0) & (ecc < 1)), "ecc must be in [0, 1)"),
         (~finite(omega), "omega must be finite"),
-        (~(finite(k) & (k >= 0)), "semi_amplitude must be finite and >= 0"),
     ]
-    others = ~jnp.any(jnp.stack([bad for bad, _ in checks]), axis=0)
+
+
+def phase_check(t, period, tp, valid) -> tuple[Bool[Array, "*batch"], str]:
+    """``|t - tp| / P`` past :func:`max_cycles`, only where the other arguments are ``valid``
+    (so one bad argument gives one message)."""
     bound = max_cycles(t.dtype)
-    far = others & ~(jnp.abs(t - tp) < bound * period)
-    checks.append(
-        (
-            far,
-            f"|t - time_of_periastron| / period must be < {bound:.4g} in {t.dtype} (the "
-            "phase would lose more than 2^-10 cycle); use float64 or a time_of_periastron "
-            "nearer to t",
-        )
+    return (
+        valid & ~(jnp.abs(t - tp) < bound * period),
+        f"|t - time_of_periastron| / period must be < {bound:.4g} in {t.dtype} (the phase "
+        "would lose more than 2^-10 cycle); use float64 or a time_of_periastron nearer to t",
     )
+
+
+def _invalid(t, period, tp, ecc, omega, k) -> list[tuple[Bool[Array, "*batch"], str]]:
+    """Where each argument is invalid, with its message."""
+    checks = orbit_checks(t, period, tp, ecc, omega)
+    checks.append((~(jnp.isfinite(k) & (k >= 0)), "semi_amplitude must be finite and >= 0"))
+    others = ~jnp.any(jnp.stack([bad for bad, _ in checks]), axis=0)
+    checks.append(phase_check(t, period, tp, others))
     return [(bad, f"radial_velocity: {message}") for bad, message in checks]
 
 
