@@ -47,6 +47,7 @@ def _results(path):
 
 def test_folder_killed_midway_resumes_and_skips_bad_files(tmp_path, monkeypatch, capsys, x64):
     folder, out = _folder(tmp_path), tmp_path / "results.csv"
+    (folder / "binary.csv").write_bytes(b"\x00\x01\xff")  # not a text table: one bad star
     argv = ["fit-many", str(folder), "--circular", "--out", str(out), "--chunk", "1"]
     fit_chunk, calls = fit_many._fit_chunk, []
 
@@ -65,8 +66,9 @@ def test_folder_killed_midway_resumes_and_skips_bad_files(tmp_path, monkeypatch,
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "2 stars fitted now, 3 in" in captured.out
-    assert "2/2 stars (3 skipped)" in captured.err
+    assert "2/2 stars (4 skipped)" in captured.err
     for name, reason in [
+        ("binary", f"{folder / 'binary'}.csv: not a text table (byte 2 is not UTF-8)"),
         ("no_err", "missing column(s) err"),
         ("nan", "line 7: rv is nan, not a finite number"),
         ("short", "4 points, fewer than the model's 6"),

@@ -5,8 +5,9 @@
 * one CSV file: the same columns and a ``star`` column naming each row's star.
 
 A star whose rows are unusable (a missing column, a value that is not a finite number, an
-``err <= 0``, fewer than ``min_points`` points) is reported with the reason and skipped; an
-input that cannot be read at all raises ``ValueError``.
+``err <= 0``, fewer than ``min_points`` points; in a folder, a file that is not a text table)
+is reported with the reason and skipped; an input that cannot be read at all raises
+``ValueError``.
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ def load(path: str | Path, min_points: int) -> tuple[list[Star], list[BadStar]]:
             raise ValueError(f"{path}: no *.csv files (one per star) in this folder")
         groups = []
         for file in files:
-            header, rows = _rows(file)
+            try:
+                header, rows = _rows(file)
+            except ValueError as err:  # one unreadable star's file: report it, fit the rest
+                groups.append((file.stem, str(file), [], str(err)))
+                continue
             groups.append((file.stem, str(file), rows, _missing(header, COLUMNS)))
     elif path.is_file():
         header, rows = _rows(path)
