@@ -10,20 +10,31 @@ is traced:
   The program holds no host callback, so JAX's persistent compilation cache keeps it on every
   version (JAX up to 0.10 never writes programs with callbacks);
 * anywhere else (the user's own ``jit``, ``vmap``, a ``scan`` body), in the default "raise"
-  mode, through ``equinox.error_if``: a host callback that raises an
-  ``equinox.EquinoxRuntimeError`` (``EQX_ON_ERROR=breakpoint`` and friends apply);
+  mode, through diffkern's own host callback: ``lax.cond`` on the failed flag (reduced over
+  every ``vmap`` batch first, so it runs once and only when some element failed) calls a
+  ``jax.pure_callback`` that raises ``CheckError(message)``. XLA wraps what a callback raises:
+  the user gets a ``jax.errors.JaxRuntimeError`` whose text starts ``INTERNAL: CpuCallback
+  error calling callback:`` and a traceback and ends with ``CheckError: <message>`` and one
+  hint line. :func:`diffkern.jit.plain_errors` turns that back into the plain
+  :class:`CheckError` (it reads the message the callback records in :data:`_last_message`), and
+  so does a :class:`checked` entry point called outside ``jit`` whose check sits in a ``scan``
+  body. When the reduced flag is known while tracing (eager ``vmap``), a failure raises
+  :class:`CheckError` at once. With ``EQX_ON_ERROR=breakpoint`` the check is
+  ``equinox.error_if``, which opens a debugger;
 * in "nan" mode (:func:`set_check_mode`, ``diffkern.jit.set_value_checks``), and while a
   program is traced under :func:`checks_as_nan` (loops that check their result on the host,
   such as ``diffkern.fit.minimize``), the checked values become NaN without a callback.
 
-A :class:`checked` entry point called inside the user's ``jit`` runs its checks as
-``equinox.error_if`` at the user's level, so a failure still raises.
+In "raise" mode the failed flag also guards the checked values and their tangents (through a
+``custom_jvp``), so a program that keeps only derivatives (``jit(grad(f))``) still computes the
+flag and raises.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +43,7 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from equinox.internal import unvmap_any
 from jaxtyping import Array, ArrayLike
 
 __all__ = [
@@ -136,20 +148,86 @@ def _guard_jvp(primals, tangents):
     return _guard(x, bad), jnp.where(bad, jnp.zeros_like(tx), tx)
 
 
-def _raise_if(x, pred: ArrayLike, message: str):
-    """``equinox.error_if`` on one scalar flag that then guards every leaf of ``x``, values
-    and derivatives alike (``equinox.error_if`` on ``x`` itself passes tangents around the
-    check, so ``jit(grad(f))`` would drop it)."""
+_HINT = (
+    "(diffkern: wrap your jitted function with diffkern.jit.plain_errors, or call the entry"
+    " point outside jit, for a plain CheckError)"
+)
+
+_last_message: str | None = None
+"""The message of the check that failed last in a host callback, set just before it raises
+(the callback may run on another thread, so not thread-local): how :func:`plain_error` knows
+a ``JaxRuntimeError`` for one of diffkern's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Raise:
+    """The host side of a failed check: records the message, raises :class:`CheckError`.
+
+    Equal for equal messages, so programs holding it stay cached in memory across calls.
+    """
+
+    message: str
+
+    def __call__(self, failed: Any) -> Any:
+        global _last_message
+        _last_message = self.message
+        raise CheckError(f"{self.message}\n{_HINT}")
+
+
+def _failed_flag(pred: ArrayLike, message: str) -> Array | None:
+    """The scalar flag of ``pred`` (any element True), raising on the host when it is True;
+    None when the flag is known False while tracing."""
     bad = jnp.any(jnp.asarray(pred))
-    bad = eqx.error_if(bad, bad, message)
+    if os.environ.get("EQX_ON_ERROR") == "breakpoint":
+        return eqx.error_if(bad, bad, message)  # equinox's debugger
+    failed = unvmap_any(bad)  # every vmap batch at once: one callback, only on a failure
+    known = _host_values((failed,))
+    if known is not None:  # eager vmap: known now
+        if known[0]:
+            raise CheckError(message)
+        return None
+
+    def fail():
+        raised = jax.pure_callback(_Raise(message), jax.ShapeDtypeStruct((), jnp.bool_), failed)
+        return jnp.logical_and(raised, bad)  # bad, now depending on the callback
+
+    return jax.lax.cond(failed, fail, lambda: bad)
+
+
+def _raise_if(x, pred: ArrayLike, message: str):
+    """A host callback raising :class:`CheckError` on one scalar flag that then guards every
+    leaf of ``x``, values and derivatives alike (guarding ``x`` alone would pass tangents
+    around the check, so ``jit(grad(f))`` would drop it)."""
+    bad = _failed_flag(pred, message)
+    if bad is None:
+        return x
 
     def leaf(v):
         v = jnp.asarray(v)
         if jnp.issubdtype(v.dtype, jnp.inexact):
             return _guard(v, bad)
-        return eqx.error_if(v, bad, message)
+        return _poison(v, bad)
 
     return jax.tree_util.tree_map(leaf, x)
+
+
+RUNTIME_ERRORS = (jax.errors.JaxRuntimeError, ValueError)
+"""What a failed host callback arrives as: ``JaxRuntimeError``, or a ``ValueError`` with the
+same text from JAX's fast path (a program that ran before)."""
+
+
+def plain_error(error: BaseException) -> CheckError | None:
+    """The plain :class:`CheckError` for an error that wraps a failed check of diffkern's host
+    callback (its text holds the recorded message), else None."""
+    message = _last_message
+    if (
+        message is None
+        or isinstance(error, CheckError)
+        or not isinstance(error, RUNTIME_ERRORS)
+        or f"CheckError: {message}" not in str(error)
+    ):
+        return None
+    return CheckError(message)
 
 
 def error_if(x, pred: ArrayLike, message: str):
@@ -216,8 +294,14 @@ def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
 
     @functools.wraps(fn)
     def entry(*args, **kwargs):
-        out, conditions, messages = body(*args, **kwargs)
-        failed = _host_values(conditions)
+        try:
+            out, conditions, messages = body(*args, **kwargs)
+            failed = _host_values(conditions)
+        except RUNTIME_ERRORS as error:  # a callback's check (in a scan body)
+            plain = plain_error(error)
+            if plain is None:
+                raise
+            raise plain from None
         if failed is None:
             for condition, message in zip(conditions, messages, strict=True):
                 out = error_if(out, condition, prefix + message)

@@ -14,6 +14,7 @@ from diffkern.jit._count import count_compiles as count_compiles
 from diffkern.jit._events import Observer as Observer
 from diffkern.jit._events import observing as observing
 from diffkern.jit._explain import Explanation as Explanation
+from diffkern.jit._plain_errors import plain_errors as plain_errors
 from diffkern.jit._signature import format_signature as format_signature
 from diffkern.jit._watch import instrument as instrument
 from diffkern.jit._watch import watch as watch
