@@ -45,10 +45,14 @@ class Dense(Solver):
         if not self.jitter >= 0:
             raise ValueError(f"jitter must be >= 0, got {self.jitter}")
 
-    def _covariance(self, kernel: Kernel, X, noise, dtype, mask=None) -> Float[Array, "N N"]:
+    def _covariance(
+        self, kernel: Kernel, X, noise, dtype, mask=None
+    ) -> tuple[Float[Array, "N N"], Float[Array, " N"]]:
+        """C and its diagonal."""
         X = jnp.asarray(X).astype(dtype)
         noise = jnp.broadcast_to(jnp.asarray(noise).astype(dtype), X.shape)
-        return noisy_covariance(kernel_matrix(kernel, X), noise, self.jitter, mask)
+        K = kernel_matrix(kernel, X)
+        return noisy_covariance(K, _diagonal(kernel, X, K), noise, self.jitter, mask)
 
     def _cholesky(
         self, kernel: Kernel, X, noise, dtype, mask=None, *, bound: bool = True
@@ -56,10 +60,10 @@ class Dense(Solver):
         """The Cholesky factor of C, checked: inputs finite, then C positive definite (with
         ``bound``, relative pivots above the bound as well: solves need it, draws do not)."""
         arrays, ok = finite_inputs(kernel, {"X": jnp.asarray(X), "diag": jnp.asarray(noise)}, mask)
-        C = self._covariance(kernel, arrays["X"], arrays["diag"], dtype, mask)
+        C, c_diagonal = self._covariance(kernel, arrays["X"], arrays["diag"], dtype, mask)
         L = jnp.linalg.cholesky(C)
         n = C.shape[0] if mask is None else jnp.sum(mask)
-        good = trusted(L, C, n) if bound else jnp.all(jnp.isfinite(L))
+        good = trusted(L, c_diagonal, n) if bound else jnp.all(jnp.isfinite(L))
         return error_if(L, ok & ~good, failure_message(dtype))
 
     def log_probability(
@@ -70,11 +74,11 @@ class Dense(Solver):
         arrays, ok = finite_inputs(kernel, {"X": jnp.asarray(X), "diag": jnp.asarray(noise)}, mask)
         X, noise = arrays.values()
         r = jnp.asarray(r).astype(dtype)
-        C = self._covariance(kernel, X, noise, dtype, mask)
+        C, c_diagonal = self._covariance(kernel, X, noise, dtype, mask)
         if mask is None:
-            return dense_log_probability(C, r, r.shape[0], self.on_failure, ok)
+            return dense_log_probability(C, c_diagonal, r, r.shape[0], self.on_failure, ok)
         r = jnp.where(mask, r, 0)
-        return dense_log_probability(C, r, jnp.sum(mask), self.on_failure, ok)
+        return dense_log_probability(C, c_diagonal, r, jnp.sum(mask), self.on_failure, ok)
 
     def solve(
         self, kernel: Kernel, X: Points, noise: Noise, B: Rows, mask: Mask = None
@@ -98,3 +102,12 @@ class Dense(Solver):
         dtype = result_dtype(X)
         L = self._cholesky(kernel, X, noise, dtype, bound=False)
         return jax.random.normal(key, (*shape, L.shape[0]), dtype) @ L.T
+
+
+def _diagonal(kernel: Kernel, X: Float[Array, " N"], K: Float[Array, "N N"]) -> Float[Array, "*N"]:
+    """diag K: k(0) for a stationary kernel (one that keeps ``Kernel.__call__``), else read
+    from K (a kernel that overrides ``__call__`` may depend on more than |x1 - x2|)."""
+    if type(kernel).__call__ is Kernel.__call__:
+        return kernel.evaluate(jnp.zeros((), K.dtype))
+    return jnp.diagonal(K)
+

@@ -50,30 +50,34 @@ def _cho_inverse(L: Float[Array, "n n"], block: int) -> Float[Array, "n n"]:
     return jnp.block([[C11, C21.T], [C21, P2]])
 
 
-def _factor(C: Float[Array, "n n"], r: Float[Array, " n"]):
+def _factor(C: Float[Array, "n n"], r: Float[Array, " n"], c_diagonal: Float[Array, " n"]):
     """L, z = L^{-1} r, the value -1/2 z^T z - sum log diag L (NaN if C is not PD) and the
     smallest relative pivot min_k L_kk^2 / C_kk."""
     L = jnp.linalg.cholesky(C, symmetrize_input=False)  # C is symmetric by construction
     z = solve_triangular(L, r, lower=True)
     diagonal = jnp.diagonal(L)
     value = -0.5 * jnp.dot(z, z) - jnp.sum(jnp.log(diagonal))
-    return L, z, value, jnp.min(diagonal * diagonal / jnp.diagonal(C))
+    return L, z, value, jnp.min(diagonal * diagonal / c_diagonal)
 
 
 @jax.custom_jvp
 def gaussian_log_density(
-    C: Float[Array, "n n"], r: Float[Array, " n"]
+    C: Float[Array, "n n"], r: Float[Array, " n"], c_diagonal: Float[Array, " n"]
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
     """-1/2 r^T C^{-1} r - 1/2 log det C (without the -n/2 log 2 pi; NaN if C is not PD) and
-    the smallest relative pivot of the factorisation (for the caller's check; derivative 0)."""
-    return _factor(C, r)[2:]
+    the smallest relative pivot of the factorisation (for the caller's check; derivative 0).
+
+    ``c_diagonal`` is diag C as the caller built it: read back from C, XLA would have to store
+    the kernel matrix before the diagonal's select instead of computing C in one pass.
+    """
+    return _factor(C, r, c_diagonal)[2:]
 
 
 @gaussian_log_density.defjvp
 def _gaussian_log_density_jvp(primals, tangents):
-    C, r = primals
-    dC, dr = tangents
-    L, z, value, pivot = _factor(C, r)
+    C, r, c_diagonal = primals
+    dC, dr, _ = tangents
+    L, z, value, pivot = _factor(C, r, c_diagonal)
     ok = jnp.isfinite(value)
     alpha = solve_triangular(L, z, lower=True, trans=1)
     block = _BLOCK if platform(L) == "cpu" else L.shape[0]
@@ -90,25 +94,30 @@ def failure_message(dtype) -> str:
 
 
 def trusted(
-    L: Float[Array, "n n"], C: Float[Array, "n n"], n_points: Array | int
+    L: Float[Array, "n n"], c_diagonal: Float[Array, " n"], n_points: Array | int
 ) -> Bool[Array, ""]:
-    """Whether the Cholesky factor L of C is finite with relative pivots above the bound."""
-    pivots = jnp.diagonal(L) ** 2 / jnp.diagonal(C)
+    """Whether the Cholesky factor L of C (with diagonal ``c_diagonal``) is finite with
+    relative pivots above the bound."""
+    pivots = jnp.diagonal(L) ** 2 / c_diagonal
     return jnp.all(jnp.isfinite(L)) & jnp.all(pivots > pivot_bound(n_points, L.dtype))
 
 
 def noisy_covariance(
     K: Float[Array, "n n"],
+    k_diagonal: Float[Array, "*n"],
     noise: Float[Array, " n"],
     jitter: float,
     mask: Bool[Array, " n"] | None = None,
-) -> Float[Array, "n n"]:
-    """C = K + diag(noise) + jitter * eps * mean(diag(K + noise)) I.
+) -> tuple[Float[Array, "n n"], Float[Array, " n"]]:
+    """C = K + diag(noise) + jitter * eps * mean(diag(K + noise)) I, and its diagonal.
 
-    With ``mask``, rows and columns of masked points become those of the identity, so they add
-    exactly zero to the quadratic form and to log det C, and the jitter uses unmasked points only.
+    ``k_diagonal`` is diag(K), given by the caller (k(0) for a stationary kernel) rather than
+    read from K: then K's only use is the final select, and XLA computes C in one fused pass
+    without storing K. With ``mask``, rows and columns of masked points become those of the
+    identity, so they add exactly zero to the quadratic form and to log det C, and the jitter
+    uses unmasked points only.
     """
-    d = jnp.diagonal(K) + noise
+    d = k_diagonal + noise
     if mask is None:
         scale = jnp.mean(d)
     else:
@@ -119,11 +128,12 @@ def noisy_covariance(
     if mask is not None:
         d = jnp.where(mask, d, 1)
     # A select, not a scatter, so XLA fuses it into the computation of K.
-    return jnp.where(jnp.eye(K.shape[0], dtype=bool), d[:, None], K)
+    return jnp.where(jnp.eye(K.shape[0], dtype=bool), d[:, None], K), d
 
 
 def dense_log_probability(
     C: Float[Array, "n n"],
+    c_diagonal: Float[Array, " n"],
     r: Float[Array, " n"],
     n_points: Array | int,
     on_failure: str,
@@ -133,7 +143,7 @@ def dense_log_probability(
     or a relative pivot below :func:`diffkern.gp._finite.pivot_bound`) raises or gives -inf.
     The failure is only reported where ``inputs_ok`` (the inputs' own checks passed); the
     residual ``r`` is the caller's to check."""
-    value, pivot = gaussian_log_density(C, r)
+    value, pivot = gaussian_log_density(C, r, c_diagonal)
     n_points = jnp.asarray(n_points).astype(C.dtype)
     value = value - 0.5 * math.log(2 * math.pi) * n_points
     failed = inputs_ok & ~(pivot > pivot_bound(n_points, C.dtype))  # NaN if C is not PD

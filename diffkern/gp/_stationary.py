@@ -26,7 +26,9 @@ class _Scaled(Kernel):
         self.scale = param(scale, "scale")
 
     def _r(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
-        return tau / cast(self.scale, tau.dtype)
+        # A product (with the reciprocal computed once): XLA duplicates it into every use of r,
+        # so k(tau) of the whole matrix stays one fused pass (a division would be stored).
+        return tau * (1 / cast(self.scale, tau.dtype))
 
 
 class _Matern(_Scaled):
