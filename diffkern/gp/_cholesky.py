@@ -110,4 +110,3 @@ def _diagonal(kernel: Kernel, X: Float[Array, " N"], K: Float[Array, "N N"]) -> 
     if type(kernel).__call__ is Kernel.__call__:
         return kernel.evaluate(jnp.zeros((), K.dtype))
     return jnp.diagonal(K)
-
