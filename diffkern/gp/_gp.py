@@ -4,7 +4,7 @@ Each method called outside ``jit`` runs one compiled program (a :func:`diffkern.
 entry point: module-level functions of the GP and the data), whose value checks (sortedness,
 positive definiteness, noise) come back as outputs and raise :class:`diffkern.CheckError` on
 the host: no host callback, so JAX's persistent cache keeps the program. Inside the caller's
-``jit`` or ``vmap`` the checks raise through ``equinox.error_if``.
+``jit`` or ``vmap`` the checks raise through a host callback.
 """
 
 from __future__ import annotations

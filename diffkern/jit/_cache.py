@@ -81,9 +81,9 @@ def enable_persistent_cache(
     diffkern's entry points called outside ``jit`` (also under eager ``grad``) and its fit
     loops compile to programs without host callbacks: their value checks come back as
     outputs and raise on the host. So every one of them is kept, in the default mode, on every
-    JAX version. Inside the caller's own ``jit``, checks raise through ``equinox.error_if``, a
-    host callback, and JAX up to 0.10 never writes such a program to the cache (later
-    versions do); ``diffkern.jit.set_value_checks("nan")`` makes those programs cacheable too,
+    JAX version. Inside the caller's own ``jit``, checks raise through a host callback, and JAX up
+    to 0.10 never writes such a program to the cache (later versions do);
+    ``diffkern.jit.set_value_checks("nan")`` makes those programs cacheable too,
     with failed checks as NaN (check results on the host).
 
     Args:

@@ -53,7 +53,7 @@ class KeplerSolver(eqx.Module):
 
     ``check=True`` (default) validates values in the compiled program: ``e`` outside [0, 1) or
     ``M`` non-finite or out of range raises :class:`diffkern.CheckError` on the host after a
-    call outside ``jit``, or through ``equinox.error_if`` inside the caller's ``jit`` (in
+    call outside ``jit``, or through a host callback inside the caller's ``jit`` (in
     ``diffkern.jit.set_value_checks("nan")`` mode the whole result is NaN instead).
     ``check=False`` skips the check; invalid elements then come out as NaN, never as a silent
     number.
@@ -127,7 +127,7 @@ def _solution(
     valid = (jnp.abs(mean_anomaly) <= MAX_MEAN_ANOMALY[dtype]) & (ecc >= 0) & (ecc < 1)
     if solver.check:
         # The check guards a scalar that is added to the input: passing the arrays themselves
-        # through equinox.error_if's conditional would copy them and break XLA's fusion.
+        # through the check's conditional would copy them and break XLA's fusion.
         zero = error_if(
             jnp.zeros((), mean_anomaly.dtype),
             ~jnp.all(valid),

@@ -71,7 +71,7 @@ class MultiInstrumentRV(eqx.Module):
     own checks (:func:`radial_velocity`); the data's (:class:`RVObservations`);
     ``err^2 + jitter^2`` in ``(0, inf)`` in the dtype (no underflow or overflow); and with
     ``marginalize`` at least one point per instrument. Inside the caller's ``jit`` a failed
-    check raises ``equinox.EquinoxRuntimeError`` with the same message.
+    check raises :class:`diffkern.CheckError` from a host callback, with the same message.
     """
 
     planets: Keplerian

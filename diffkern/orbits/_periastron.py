@@ -26,7 +26,7 @@ def time_of_periastron(
 
     Valid input: finite ``time_of_conjunction`` and ``omega``, finite ``period > 0`` and
     ``0 <= ecc < 1``; anything else raises :class:`diffkern.CheckError` naming the argument
-    (through ``equinox.error_if`` inside the caller's ``jit``). A float64 host
+    (through a host callback inside the caller's ``jit``). A float64 host
     ``time_of_conjunction`` that loses more than 2^-11 of the period in float32 warns
     (:class:`TimePrecisionWarning`).
     """

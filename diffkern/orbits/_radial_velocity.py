@@ -43,9 +43,9 @@ def radial_velocity(
     Valid input: finite ``t``, ``time_of_periastron`` and ``omega``; finite ``period > 0``;
     ``0 <= ecc < 1``; finite ``semi_amplitude >= 0``; ``|t - tp| / P`` below
     :func:`max_cycles` (8192 in float32, 4.4e12 in float64: the phase then keeps 2^-10 cycle).
-    Anything else raises :class:`diffkern.CheckError` naming the argument (through
-    ``equinox.error_if`` inside the caller's ``jit``). ``solver`` sets the Kepler method;
-    ``solver.check=False`` skips the checks and gives NaN where the input is invalid.
+    Anything else raises :class:`diffkern.CheckError` naming the argument (through a host callback
+    inside the caller's ``jit``). ``solver`` sets the Kepler method; ``solver.check=False`` skips
+    the checks and gives NaN where the input is invalid.
     float64 times (numpy arrays, Python floats) that lose more than 2^-11 of the period when
     rounded to float32 warn (:class:`TimePrecisionWarning`): subtract a reference epoch first.
     """

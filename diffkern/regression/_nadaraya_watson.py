@@ -63,7 +63,7 @@ def nadaraya_watson(
     finite mean of the samples (of the nearest ones in the limit ``h -> 0``). Gradients are
     exact while ``h`` is not tiny against the sample spacing; in the step-function limit they
     carry no information and may be NaN. Invalid input raises :class:`diffkern.CheckError`
-    naming the argument (``equinox.error_if`` inside ``jit``; NaN in
+    naming the argument (a host callback inside ``jit``; NaN in
     ``set_value_checks("nan")`` mode): non-finite ``z_query``, ``z`` or ``x``, a bandwidth
     that is not finite and > 0, or a query whose squared distance to every sample overflows
     (``|z* - z_j| / max(h, 1) > 1.8e19`` in float32, ``1.3e154`` in float64).

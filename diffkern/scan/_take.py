@@ -29,7 +29,7 @@ def take(
 
     * ``"check"`` (default): raise when any index is out of range: :class:`diffkern.CheckError`
       on the host after a call outside ``jit`` (the compiled program holds no callback),
-      through ``equinox.error_if`` inside ``jit``, ``vmap`` and ``scan``
+      through a host callback inside ``jit``, ``vmap`` and ``scan``
       (``diffkern.jit.set_value_checks("nan")`` returns NaN instead).
     * ``"clip"``: clamp to ``[0, n - 1]``; ``"wrap"``: indices modulo ``n``;
     * ``"fill"``: out-of-range positions take ``fill_value`` (default NaN, or the dtype's

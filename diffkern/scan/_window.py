@@ -25,7 +25,7 @@ def window(
     ``lax.dynamic_slice`` moves a window that leaves the array back inside it, returning the
     wrong elements without a word. Here ``mode="check"`` (default) requires
     ``0 <= start <= a.shape[axis] - size`` and otherwise raises (:class:`diffkern.CheckError`
-    on the host after a call outside ``jit``; ``equinox.error_if`` inside ``jit``, ``vmap`` and
+    on the host after a call outside ``jit``; a host callback inside ``jit``, ``vmap`` and
     ``scan``; ``diffkern.jit.set_value_checks("nan")`` returns NaN instead). ``mode="clip"``
     keeps JAX's clamping, on purpose. ``start`` may be of any integer dtype (signed or
     unsigned; widened before any arithmetic).

@@ -70,7 +70,7 @@ def sky_position(
     star); finite ``impact`` with ``0 <= b <= a (1 - e^2) / (1 + e sin omega)`` (``cos i <=
     1``); ``|t - time_of_transit| / period`` below :func:`diffkern.orbits.max_cycles`; finite
     ``stellar_radius > 0`` and ``mass_ratio >= 0``. Anything else raises
-    :class:`diffkern.CheckError` naming the argument (``equinox.error_if`` inside the caller's
+    :class:`diffkern.CheckError` naming the argument (a host callback inside the caller's
     ``jit``); ``solver.check=False`` gives NaN there instead.
     """
     args = to_device(t, period, time_of_transit, a_over_rstar, impact, ecc, omega)

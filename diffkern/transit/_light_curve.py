@@ -43,9 +43,9 @@ def light_curve(
     Valid input: as :func:`sky_position` for ``t`` (every node) and the orbit, with the
     periastron clear of the planet, ``a_over_rstar (1 - ecc) > 1 + radius_ratio``; finite
     ``radius_ratio >= 0``; finite ``exposure_time >= 0``; ``u`` as :func:`limb_darkened_flux`.
-    Anything else raises :class:`diffkern.CheckError` naming the argument (through
-    ``equinox.error_if`` inside the caller's ``jit``); ``orbit.solver.check=False`` gives NaN
-    there instead. Static errors (shapes, ``supersample``, ``rule``) raise ``ValueError`` or
+    Anything else raises :class:`diffkern.CheckError` naming the argument (through a host callback
+    inside the caller's ``jit``); ``orbit.solver.check=False`` gives NaN there instead. Static
+    errors (shapes, ``supersample``, ``rule``) raise ``ValueError`` or
     ``TypeError`` at once.
     """
     check_supersample(supersample, rule)

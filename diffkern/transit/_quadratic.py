@@ -49,7 +49,7 @@ def limb_darkened_flux(
 
     ``check=True`` validates values in the compiled program: non-finite ``b``, ``r`` or ``u``,
     ``r < 0`` or ``u1 / 3 + u2 / 6 >= 1`` raise :class:`diffkern.CheckError` naming the
-    argument (through ``equinox.error_if`` inside the caller's ``jit``); ``check=False`` skips
+    argument (through a host callback inside the caller's ``jit``); ``check=False`` skips
     the checks and gives NaN where the input is invalid.
     """
     if not isinstance(check, bool):
