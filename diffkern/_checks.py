@@ -161,44 +161,58 @@ a ``JaxRuntimeError`` for one of diffkern's."""
 
 @dataclasses.dataclass(frozen=True)
 class _Raise:
-    """The host side of a failed check: records the message, raises :class:`CheckError`.
+    """The host side of failed checks: records the message of every failed one (joined by
+    "; "), raises :class:`CheckError`.
 
     Equal for equal messages, so programs holding it stay cached in memory across calls.
     """
 
-    message: str
+    messages: tuple[str, ...]
 
     def __call__(self, failed: Any) -> Any:
         global _last_message
-        _last_message = self.message
-        raise CheckError(f"{self.message}\n{_HINT}")
+        message = _joined(self.messages, failed)
+        _last_message = message
+        raise CheckError(f"{message}\n{_HINT}")
 
 
-def _failed_flag(pred: ArrayLike, message: str) -> Array | None:
-    """The scalar flag of ``pred`` (any element True), raising on the host when it is True;
-    None when the flag is known False while tracing."""
-    bad = jnp.any(jnp.asarray(pred))
+def _joined(messages: Iterable[str], failed: Iterable[Any]) -> str:
+    """The messages of the failed checks, each once, joined by "; "."""
+    return "; ".join(dict.fromkeys(m for m, bad in zip(messages, failed, strict=True) if bad))
+
+
+def _failed_flag(checks: list[tuple[ArrayLike, str]]) -> Array | None:
+    """The scalar flag "some check failed" (per ``vmap`` batch element), raising on the host
+    with the failed checks' messages when it is True; None when every check is known to pass
+    while tracing. One host callback for all the checks: each would add its own conditional
+    and callback to the program (compile time)."""
+    preds = [jnp.any(jnp.asarray(pred)) for pred, _ in checks]
+    messages = tuple(message for _, message in checks)
+    bad = functools.reduce(jnp.logical_or, preds)
     if os.environ.get("EQX_ON_ERROR") == "breakpoint":
-        return eqx.error_if(bad, bad, message)  # equinox's debugger
-    failed = unvmap_any(bad)  # every vmap batch at once: one callback, only on a failure
-    known = _host_values((failed,))
+        for pred, message in zip(preds, messages, strict=True):
+            bad = eqx.error_if(bad, pred, message)  # equinox's debugger
+        return bad
+    # Every vmap batch at once: one callback, only on a failure.
+    failed = jnp.stack([unvmap_any(pred) for pred in preds])
+    known = _host_values(tuple(failed))
     if known is not None:  # eager vmap: known now
-        if known[0]:
-            raise CheckError(message)
+        if any(known):
+            raise CheckError(_joined(messages, known))
         return None
 
     def fail():
-        raised = jax.pure_callback(_Raise(message), jax.ShapeDtypeStruct((), jnp.bool_), failed)
+        raised = jax.pure_callback(_Raise(messages), jax.ShapeDtypeStruct((), jnp.bool_), failed)
         return jnp.logical_and(raised, bad)  # bad, now depending on the callback
 
-    return jax.lax.cond(failed, fail, lambda: bad)
+    return jax.lax.cond(jnp.any(failed), fail, lambda: bad)
 
 
-def _raise_if(x, pred: ArrayLike, message: str):
+def _raise_if(x, checks: list[tuple[ArrayLike, str]]):
     """A host callback raising :class:`CheckError` on one scalar flag that then guards every
     leaf of ``x``, values and derivatives alike (guarding ``x`` alone would pass tangents
     around the check, so ``jit(grad(f))`` would drop it)."""
-    bad = _failed_flag(pred, message)
+    bad = _failed_flag(checks)
     if bad is None:
         return x
 
@@ -232,22 +246,26 @@ def plain_error(error: BaseException) -> CheckError | None:
 
 def error_if(x, pred: ArrayLike, message: str):
     """``x`` (a pytree), failing with ``message`` when any element of ``pred`` is True."""
+    return error_if_each(x, [(pred, message)])
+
+
+def error_if_each(x, checks: Iterable[tuple[ArrayLike, str]]):
+    """``x`` (a pytree) after the checks ``(pred, message)``; a failure names every check that
+    failed (one host callback for all of them inside the caller's ``jit``)."""
     collector = _collector.get()
-    whole = _unbatched(pred)
-    if collector is not None and getattr(whole, "_trace", None) is collector.trace:
-        collector.checks.append((whole, message))  # reduced in the collector's own trace
+    rest = []
+    for pred, message in checks:
+        whole = _unbatched(pred)
+        if collector is not None and getattr(whole, "_trace", None) is collector.trace:
+            collector.checks.append((whole, message))  # reduced in the collector's own trace
+        else:
+            rest.append((pred, message))
+    if not rest:
         return x
     if _check_mode == "raise" and not _as_nan.get():
-        return _raise_if(x, pred, message)
-    bad = jnp.any(jnp.asarray(pred))
+        return _raise_if(x, rest)
+    bad = functools.reduce(jnp.logical_or, [jnp.any(jnp.asarray(pred)) for pred, _ in rest])
     return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), bad), x)
-
-
-def error_if_each(x: Array, checks: Iterable[tuple[ArrayLike, str]]) -> Array:
-    """``x`` after the checks ``(pred, message)``, each failing on its own message."""
-    for pred, message in checks:
-        x = error_if(x, pred, message)
-    return x
 
 
 def _current_trace() -> Any:
@@ -303,9 +321,8 @@ def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
                 raise
             raise plain from None
         if failed is None:
-            for condition, message in zip(conditions, messages, strict=True):
-                out = error_if(out, condition, prefix + message)
-            return out
+            checks = zip(conditions, (prefix + m for m in messages), strict=True)
+            return error_if_each(out, list(checks))
         errors = [message for bad, message in zip(failed, messages, strict=True) if bad]
         if errors and _check_mode == "nan":  # the mode's promise: NaN results, no exception
             return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), True), out)

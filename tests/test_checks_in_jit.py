@@ -103,3 +103,19 @@ def test_eager_vmap_raises_the_plain_check_error():
     with pytest.raises(CheckError) as err:
         jax.vmap(_rv)(jnp.asarray([0.5, 1.5]))
     assert str(err.value) == MESSAGE
+
+
+def test_one_host_callback_for_all_checks_of_a_call_naming_every_failed_one():
+    """Each callback costs tens of ms of compile time: a call's checks share one."""
+
+    @jax.jit
+    def two_checks(t, period, ecc):
+        return radial_velocity(t, period, 0.0, ecc, 0.0, 1.0)
+
+    text = two_checks.lower(T, 3.0, 0.5).as_text()
+    assert text.count("callback") == text.count("custom_call") == 1
+    with pytest.raises(CheckError) as err:
+        plain_errors(two_checks)(T, -3.0, 1.5)
+    assert str(err.value) == (
+        "radial_velocity: period must be finite and > 0; radial_velocity: ecc must be in [0, 1)"
+    )
