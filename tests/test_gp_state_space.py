@@ -1,5 +1,6 @@
 """State-space forms owned by kernels: "admits quasisep" derived from the class, never listed."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -89,11 +90,15 @@ def test_error_names_the_part_without_a_form():
 
 def test_accessor_is_the_method(dtype):
     kernel = Matern32(1.0) + SHO(2.0, 0.7, 1.1)
-    tau = jnp.linspace(0, 3, 7, dtype=dtype)
-    a, b = state_space(kernel, dtype), kernel.state_space(dtype)
-    np.testing.assert_array_equal(a.h, b.h)
-    np.testing.assert_array_equal(a.pinf, b.pinf)
-    np.testing.assert_array_equal(a.transition(tau), b.transition(tau))
+    tau = np.linspace(0, 3, 7, dtype=dtype)
+
+    @jax.jit  # one program, not one per operation
+    def forms(tau):
+        a, b = state_space(kernel, dtype), kernel.state_space(dtype)
+        return [(ss.h, ss.pinf, ss.transition(tau)) for ss in (a, b)]
+
+    for x, y in zip(*forms(tau), strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.parametrize(
@@ -103,10 +108,16 @@ def test_accessor_is_the_method(dtype):
 )
 def test_sums_and_products_of_forms_reproduce_the_kernel(kernel, dtype):
     """k(tau) = h^T A(tau) P h, with user and built-in forms joined by Sum and Product."""
-    tau = jnp.linspace(0, 4, 33, dtype=dtype)
-    ss = kernel.state_space(dtype)
-    k = np.einsum("i,nij,jk,k->n", ss.h, ss.transition(tau), ss.pinf, ss.h)
-    expected = np.asarray(kernel.evaluate(tau), np.float64)
+    tau = np.linspace(0, 4, 33, dtype=dtype)
+
+    @jax.jit  # one program, not one per operation
+    def forms(tau):
+        ss = kernel.state_space(dtype)
+        return ss.h, ss.transition(tau), ss.pinf, kernel.evaluate(tau)
+
+    h, A, P, value = forms(tau)
+    k = np.einsum("i,nij,jk,k->n", h, A, P, h)
+    expected = np.asarray(value, np.float64)
     np.testing.assert_allclose(k, expected, atol=tolerance(dtype, float32=2e-6, float64=1e-14))
 
 
@@ -115,6 +126,11 @@ def test_user_kernel_with_a_form_uses_quasisep(x64):
     x = np.sort(rng.uniform(0, 10, 40))
     y = np.sin(x) + 0.3 * rng.normal(size=40)
     kernel = _Damped() + Matern32(1.3)
-    quasi = GaussianProcess(kernel, x, diag=0.1, solver="quasisep").log_probability(y)
-    dense = GaussianProcess(kernel, x, diag=0.1, solver="cholesky").log_probability(y)
+
+    @jax.jit  # one program, not one per operation
+    def log_probabilities(x, y):
+        solvers = ("quasisep", "cholesky")
+        return [GaussianProcess(kernel, x, diag=0.1, solver=s).log_probability(y) for s in solvers]
+
+    quasi, dense = log_probabilities(x, y)
     np.testing.assert_allclose(quasi, dense, rtol=1e-12)
