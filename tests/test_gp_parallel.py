@@ -3,7 +3,9 @@ the sequential scans and dense float64 references.
 
 Compiles dominate the run time, so programs are shared: the array-level functions run on states
 padded to J = 6 (zero P, A and h on the padding: exact, the padded states stay 0) with every
-kernel stacked on a leading axis, so one program per N serves every kernel family.
+kernel stacked on a leading axis, so one program per N serves every kernel family (the arrays
+are built inside it). At N = 10^5, where the run time counts too, kernels with up to 3 states
+are padded to 3 only (the parallel filter's work grows as J^3): two programs.
 """
 
 import functools
@@ -12,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.linalg
 
 from diffkern.gp import SHO, Constant, Cosine, Exp, Matern32, Matern52
 from diffkern.gp import _quasisep_parallel as parallel
@@ -51,21 +54,27 @@ def _steps(t, keep):
     return np.where(keep & (previous >= 0), t - t[np.maximum(previous, 0)], 0)
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def _stacked_arrays(dt, dtype):
-    """(A, P, h) of every kernel in KERNELS padded to J_MAX, stacked on a leading axis."""
+def _stacked_arrays(dt, names=tuple(KERNELS), states=J_MAX):
+    """(A, P, h) of the kernels ``names`` padded to ``states``, stacked on a leading axis."""
 
     def padded(kernel):
-        ss = state_space(kernel, dtype)
-        pad = J_MAX - ss.h.shape[0]
-        A = jnp.pad(ss.transition(dt.astype(dtype)), ((0, 0), (0, pad), (0, pad)))
+        ss = state_space(kernel, dt.dtype)
+        pad = states - ss.h.shape[0]
+        A = jnp.pad(ss.transition(dt), ((0, 0), (0, pad), (0, pad)))
         return A, jnp.pad(ss.pinf, ((0, pad), (0, pad))), jnp.pad(ss.h, (0, pad))
 
-    return [jnp.stack(x) for x in zip(*map(padded, KERNELS.values()), strict=True)]
+    kernels = (KERNELS[name] for name in names)
+    return [jnp.stack(x) for x in zip(*map(padded, kernels), strict=True)]
 
 
-def _stacked(t, keep, dtype):
-    return _stacked_arrays(jnp.asarray(_steps(t, keep), dtype), dtype)
+def _dt(t, keep, dtype):
+    """The steps of ``_steps`` as an array of ``dtype``, for the programs below."""
+    return jnp.asarray(_steps(t, keep), dtype)
+
+
+def _states(name):
+    """J, the state size of KERNELS[name] (from shapes only)."""
+    return jax.eval_shape(lambda: state_space(KERNELS[name], jnp.float32).h).shape[0]
 
 
 @jax.jit
@@ -76,11 +85,15 @@ def _kernel_matrices(t):
 
 
 @jax.jit
+def _everything(dt, d, r, keep):
+    """Every kernel's parallel log-probability, solve and posterior moments; the sequential
+    scans' log-probability and solve (the solver's sequential path). The sequential versions of
+    the parallel functions are checked by conditioning and sampling below."""
+    return _each_kernel(*_stacked_arrays(dt), d, r, keep)
+
+
 @functools.partial(jax.vmap, in_axes=(0, 0, 0, None, None, None))
-def _everything(A, P, h, d, r, keep):
-    """Parallel log-probability, solve and posterior moments; the sequential scans'
-    log-probability and solve (the solver's sequential path). The sequential versions of the
-    parallel functions are checked by conditioning and sampling below."""
+def _each_kernel(A, P, h, d, r, keep):
     f = parallel.filtered(A, P, h, d, r, keep)
     alpha, mean, var = parallel.smooth(A, h, f, keep)
     arrays = scan.Arrays(A, d, r, keep)
@@ -91,17 +104,24 @@ def _everything(A, P, h, d, r, keep):
     }
 
 
-def _dense(t, d, r):
+def _dense(t, d, r, keep=None):
     """For every kernel: log N(r | 0, K + D), (K + D)^-1 r, posterior mean and variance of
-    f(t), numpy float64."""
+    f(t), numpy float64, at the points ``keep`` (default all; the kernel matrices of all of t
+    are computed, so masks share their program)."""
     with float64():
-        matrices = np.asarray(_kernel_matrices(jnp.asarray(t, jnp.float64)))
+        padded = np.pad(t, (0, 1000 - len(t)))  # one program for every N <= 1000
+        matrices = np.asarray(_kernel_matrices(jnp.asarray(padded, jnp.float64)))
+    matrices = matrices[:, : len(t), : len(t)]
+    if keep is not None:
+        matrices, d, r = matrices[:, keep][:, :, keep], d[keep], r[keep]
     out = []
     for K in matrices:
-        C = K + np.diag(d)
-        alpha = np.linalg.solve(C, r)
-        logp = -0.5 * (r @ alpha + np.linalg.slogdet(C)[1] + len(t) * np.log(2 * np.pi))
-        out.append((logp, alpha, K @ alpha, np.diag(K) - np.sum(K * np.linalg.solve(C, K), 0)))
+        factor = scipy.linalg.cho_factor(K + np.diag(d), lower=True)
+        alpha = scipy.linalg.cho_solve(factor, r)
+        logdet = 2 * np.sum(np.log(np.diag(factor[0])))
+        logp = -0.5 * (r @ alpha + logdet + len(r) * np.log(2 * np.pi))
+        V = scipy.linalg.solve_triangular(factor[0], K, lower=True)  # K C^-1 K = V^T V
+        out.append((logp, alpha, K @ alpha, np.diag(K) - np.sum(V * V, 0)))
     return out
 
 
@@ -115,7 +135,7 @@ def _close(actual, expected, rtol):
 def _check_all(out, t, d, r, keep, rtol):
     """Every kernel's parallel and sequential results against the dense reference at the kept
     points (zeros of the solve elsewhere)."""
-    for i, (logp, alpha, mean, var) in enumerate(_dense(t[keep], d[keep], r[keep])):
+    for i, (logp, alpha, mean, var) in enumerate(_dense(t, d, r, keep)):
         lp, al, mu, v, smin = (x[i] for x in out["parallel"])
         np.testing.assert_allclose(lp, logp, rtol=rtol)
         _close(al[keep], alpha, rtol)
@@ -127,17 +147,20 @@ def _check_all(out, t, d, r, keep, rtol):
         _close(out["solve"][i][keep], alpha, rtol)
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 17, 1000])
+# N = 1, 2: the plain Hillis-Steele scan; 3: two blocks of 2, the last one padded; 1000: 100
+# blocks of 10 whose totals take 7 levels (the masked test below runs it too).
+@pytest.mark.parametrize("n", [1, 2, 3, 1000])
 def test_parallel_equals_sequential_and_dense(n, x64):
     t, d, r = _data(n)
     keep = np.ones(n, bool)
-    _check_all(_everything(*_stacked(t, keep, jnp.float64), d, r, keep), t, d, r, keep, 1e-10)
+    _check_all(_everything(_dt(t, keep, jnp.float64), d, r, keep), t, d, r, keep, 1e-10)
 
 
-@jax.jit
-def _log_probabilities(A, P, h, d, r, keep):
-    """(parallel, sequential) log-probability of every stacked kernel, one kernel at a time:
-    ``lax.map`` holds the temporaries of a single N = 10^5 problem."""
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _log_probabilities(dt, d, r, keep, names, states):
+    """(parallel, sequential) log-probability of the kernels ``names`` padded to ``states``, one
+    kernel at a time: ``lax.map`` holds the temporaries of a single N = 10^5 problem."""
+    A, P, h = _stacked_arrays(dt, names, states)
 
     def one(kernel):
         A, P, h = kernel
@@ -154,36 +177,43 @@ def test_parallel_equals_sequential_every_kernel_large_n(x64):
     n = 10**5
     _, d, r = _data(n)
     t, keep = np.arange(n) * 1e-3, np.ones(n, bool)
-    values, sequential = _log_probabilities(*_stacked(t, keep, jnp.float64), d, r, keep)
-    assert np.all(np.isfinite(values))
-    np.testing.assert_allclose(values, sequential, rtol=1e-10)
+    dt = _dt(t, keep, jnp.float64)
+    groups = {}
+    for name in KERNELS:
+        groups.setdefault(max(3, _states(name)), []).append(name)
+    assert sorted(groups) == [3, J_MAX] and sum(map(len, groups.values())) == len(KERNELS)
+    for states, names in groups.items():
+        values, sequential = _log_probabilities(dt, d, r, keep, tuple(names), states)
+        assert np.all(np.isfinite(values))
+        np.testing.assert_allclose(values, sequential, rtol=1e-10)
 
 
 def test_masked_points_contribute_nothing(x64):
     """Masked points (first, inner run, last) hold junk noise and NaN residuals: no effect."""
-    t, d, r = _data(17)
-    keep = np.ones(17, bool)
-    keep[[0, 5, 6, 16]] = False
+    t, d, r = _data(1000)
+    keep = np.ones(1000, bool)
+    keep[[0, 5, 6, 999]] = False
     d_bad, r_bad = np.where(keep, d, 0.0), np.where(keep, r, np.nan)
-    out = _everything(*_stacked(t, keep, jnp.float64), d_bad, r_bad, keep)
+    out = _everything(_dt(t, keep, jnp.float64), d_bad, r_bad, keep)
     _check_all(out, t, d, r, keep, 1e-10)
 
 
 def test_new_data_does_not_recompile(x64):
-    t, d, r = _data(17)
-    keep = np.ones(17, bool)
-    args = [jnp.asarray(x) for x in (*_stacked(t, keep, jnp.float64), d)]
+    t, d, r = _data(3)
+    keep = np.ones(3, bool)
+    args = [jnp.asarray(x) for x in (_dt(t, keep, jnp.float64), d)]
     _everything(*args, jnp.asarray(r), jnp.asarray(keep))
-    r2, keep2 = jnp.asarray(r + 1), jnp.asarray(np.arange(17) % 3 > 0)
+    r2, keep2 = jnp.asarray(r + 1), jnp.asarray(np.arange(3) % 2 > 0)
     with count_compiles() as counts:
         _everything(*args, r2, keep2)
     assert counts.compiles == 0
 
 
 @jax.jit
-@functools.partial(jax.vmap, in_axes=(0, 0, 0, None, None, None))
-def _log_probability(A, P, h, d, r, keep):
-    return parallel.log_probability(A, P, h, d, r, keep)[0]
+def _log_probability(dt, d, r, keep):
+    """Every kernel's parallel log-probability."""
+    one = lambda A, P, h: parallel.log_probability(A, P, h, d, r, keep)[0]
+    return jax.vmap(one)(*_stacked_arrays(dt))
 
 
 def test_float32_bound():
@@ -191,15 +221,18 @@ def test_float32_bound():
     t, d, r = _data(300)
     keep = np.ones(300, bool)
     d32, r32 = (jnp.asarray(x, jnp.float32) for x in (d, r))
-    values = _log_probability(*_stacked(t, keep, jnp.float32), d32, r32, keep)
+    values = _log_probability(_dt(t, keep, jnp.float32), d32, r32, keep)
     assert values.dtype == jnp.float32
     for value, (expected, *_) in zip(values, _dense(t, d, r), strict=True):
         np.testing.assert_allclose(value, expected, rtol=1e-5)
 
 
 @jax.jit
-def _long_correlation_results(A, P, h, d, r, keep, key):
-    """(parallel, sequential) log-probability of one unpadded problem and a parallel draw."""
+def _long_correlation_results(t, d, r, keep, key):
+    """(parallel, sequential) log-probability of Matern32(1) at ``t``, unpadded, and a parallel
+    draw."""
+    ss = state_space(Matern32(1.0), t.dtype)
+    A, P, h = ss.transition(jnp.diff(t, prepend=t[:1])), ss.pinf, ss.h
     value = parallel.log_probability(A, P, h, d, r, keep)[0]
     sequential = scan.log_probability(scan.Arrays(A, d, r, keep), P @ h, h)[0]
     return value, sequential, sample(key, A, P, h, d)
@@ -211,12 +244,10 @@ def _long_correlation(dtype):
     and whether a draw (noise 10^-4) is finite."""
     n = 10**5
     rng = np.random.default_rng(1)
-    t = jnp.asarray(np.arange(n) * 1e-3, dtype)
-    d, r = jnp.full(n, 0.1, dtype), jnp.asarray(rng.normal(size=n), dtype)
-    ss = state_space(Matern32(1.0), dtype)
-    A = ss.transition(jnp.diff(t, prepend=t[:1]))
-    keep, key = jnp.ones(n, bool), jax.random.key(1)
-    value, sequential, draw = _long_correlation_results(A, ss.pinf, ss.h, d, r, keep, key)
+    t = np.asarray(np.arange(n) * 1e-3, dtype)
+    d, r = np.full(n, 0.1, dtype), np.asarray(rng.normal(size=n), dtype)
+    keep, key = np.ones(n, bool), jax.random.key(1)
+    value, sequential, draw = _long_correlation_results(t, d, r, keep, key)
     assert draw.dtype == dtype
     return float(value), float(sequential), bool(np.all(np.isfinite(draw)))
 
@@ -236,9 +267,11 @@ def test_long_correlation_large_n(dtype):
 
 def test_gradients_order_two(x64):
     """Second order in forward mode (reverse mode: against the dense solver's gradient through
-    GaussianProcess in test_gp_solvers)."""
-    t, d, r = (jnp.asarray(x) for x in _data(3))
-    keep = jnp.ones(3, bool)
+    GaussianProcess in test_gp_solvers). N = 2: the filter's elements and their combination
+    (the prefix scan's own derivatives, blocked or not, are checked to second order in
+    test_scan_prefix)."""
+    t, d, r = (jnp.asarray(x) for x in _data(2))
+    keep = jnp.ones(2, bool)
 
     def logp(params, d, r):
         ss = state_space(SHO(params[0], params[1], params[2]), params.dtype)
@@ -246,6 +279,12 @@ def test_gradients_order_two(x64):
         return parallel.log_probability(A, ss.pinf, ss.h, d, r, keep)[0]
 
     check_grads(jax.jit(logp), (jnp.array([1.3, 0.8, 1.1]), d, r), order=2, modes=("fwd",))
+
+
+@jax.jit
+def _kernel_values(kernel, a, b):
+    """k(|a_i - b_j|)."""
+    return kernel.evaluate(jnp.abs(a[:, None] - b[None, :]))
 
 
 @jax.jit
@@ -261,11 +300,11 @@ def test_condition_matches_dense(name, x64):
     t, d, r = _data(17)
     keep = np.arange(17) % 7 != 3
     t_test = np.array([4.0, -2.0, t[5], 12.5, t[0], 0.1, t[-1] + 1e-3])
-    k = lambda a, b: np.asarray(kernel.evaluate(jnp.abs(jnp.asarray(a)[:, None] - b[None, :])))
-    C = k(t[keep], t[keep]) + np.diag(d[keep])
-    Ks = k(t[keep], t_test)
+    m = keep.sum()
+    K = np.asarray(_kernel_values(kernel, t[keep], np.concatenate([t[keep], t_test])))
+    C, Ks = K[:, :m] + np.diag(d[keep]), K[:, m:]  # K[0, 0] = k(0)
     mean = Ks.T @ np.linalg.solve(C, r[keep])
-    var = np.asarray(kernel.evaluate(jnp.zeros(1)))[0] - np.sum(Ks * np.linalg.solve(C, Ks), 0)
+    var = K[0, 0] - np.sum(Ks * np.linalg.solve(C, Ks), 0)
     for mu, v in _condition(kernel, t, d, np.where(keep, r, np.nan), keep, t_test):
         _close(mu, mean, 1e-10)
         _close(v, var, 1e-10)
@@ -288,7 +327,7 @@ def test_sample_covariance(x64):
     keys = jax.random.split(jax.random.key(0), 20000)
     y, y_sequential = _draws(keys, kernel, t, d)
     np.testing.assert_allclose(y_sequential, y, rtol=0, atol=1e-12)
-    C = np.asarray(kernel.evaluate(jnp.abs(t[:, None] - t[None, :]))) + np.diag(d)
+    C = np.asarray(_kernel_values(kernel, t, t)) + np.diag(d)
     error = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / len(keys))
     assert np.all(np.abs(np.cov(np.asarray(y).T) - C) < 5 * error)
     assert np.all(np.abs(np.mean(np.asarray(y), 0)) < 5 * np.sqrt(np.diag(C) / len(keys)))
