@@ -323,11 +323,11 @@ def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
         if failed is None:
             checks = zip(conditions, (prefix + m for m in messages), strict=True)
             return error_if_each(out, list(checks))
-        errors = [message for bad, message in zip(failed, messages, strict=True) if bad]
+        errors = _joined(messages, failed)
         if errors and _check_mode == "nan":  # the mode's promise: NaN results, no exception
             return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), True), out)
         if errors:
-            raise CheckError(prefix + "; ".join(dict.fromkeys(errors)))
+            raise CheckError(prefix + errors)
         return out
 
     entry.lower = body.lower  # the program as compiled for these arguments (inspection)
