@@ -77,6 +77,8 @@ def test_plain_errors_passes_other_errors_through():
         plain_errors(lambda x: x + "a")(1)
     with pytest.raises(CheckError, match="ecc must be in"):  # already plain: unchanged
         plain_errors(_rv)(1.5)
+    with pytest.raises(TypeError, match="plain_errors"):
+        plain_errors(5)
 
 
 def test_jit_of_vmap_fails_only_when_an_element_does():

@@ -326,6 +326,8 @@ def test_bad_shapes():
         gp.log_probability(jnp.ones(4))
     with pytest.raises(ValueError, match="X must be 1-D"):
         GaussianProcess(Matern32(1.0), jnp.ones((5, 1)))
+    with pytest.raises(ValueError, match=r"X must hold at least one point, got shape \(0,\)"):
+        GaussianProcess(Matern32(1.0), jnp.zeros(0))
     with pytest.raises(ValueError, match="X_test must be 1-D"):
         gp.condition(jnp.ones(5), jnp.ones((2, 2)))
     with pytest.raises(TypeError, match="kernel"):

@@ -66,6 +66,8 @@ class GaussianProcess(eqx.Module):
             raise TypeError(f"kernel must be a diffkern.gp.Kernel, got {type(kernel).__name__}")
         X = check_finite(inputs(X, "X"), "X", traced=False)  # traced: checked by the solver
         (n,) = X.shape
+        if n == 0:
+            raise ValueError("X must hold at least one point, got shape (0,)")
         diag = jnp.zeros((), X.dtype) if diag is None else as_float(diag)
         if diag.shape not in ((), (n,)):
             raise ValueError(f"diag must be a scalar or of shape ({n},) like X, got {diag.shape}")

@@ -57,6 +57,9 @@ def plain_errors(fn: F) -> F:
             assert str(err) == "radial_velocity: ecc must be in [0, 1)"
     """
 
+    if not callable(fn):
+        raise TypeError(f"plain_errors needs a callable, got {type(fn).__name__}")
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         quiet = _QuietCheckErrors()
