@@ -5,6 +5,12 @@ program per length bucket and chunk shape, reused by later chunks and reruns) an
 rows are added to ``--out`` atomically, so a killed run loses nothing already written and a
 rerun fits only the stars not yet in the table. Input format: :mod:`._fit_many_data`; models
 and their parameters: :mod:`._fit_many_model`.
+
+With ``--distributed`` the command runs as one of several processes (``srun``, ``mpirun``, see
+:mod:`._fit_many_procs`): each fits its share of every chunk and gets every share back; process
+0 alone writes ``--out``, shows the progress bar, reports the skipped stars (every process
+reads the same input, so they would all report the same) and prints the summary. The table is
+the one a single process writes: the stars, their order and the chunks are the same.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from diffkern.cli import _fit_many_procs as procs
 
 _STATS = ("n_points", "converged", "loss", "grad_norm", "steps")
 _QUANTITIES = ("period", "tp", "K", "ecc", "omega", "gamma", "jitter")
@@ -44,8 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--cpu-devices", type=int, default=8, help="on a CPU, split it into this many JAX "
-        "devices, each running its own fits (faster than one; default 8)"
+        "devices, each running its own fits (faster than one; default 8; per process with "
+        "--distributed)"
     )  # fmt: skip
+    procs.add_arguments(parser)
 
 
 def _columns(model: str) -> list[str]:
@@ -64,6 +74,7 @@ def _check(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     if not args.gtol >= 0:
         raise ValueError(f"--gtol must be >= 0, got {args.gtol}")
+    procs.check(args)
 
 
 def _split_cpu(count: int) -> None:
@@ -120,34 +131,55 @@ def _fit_chunk(stars, args) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Fit every star of ``args.input`` not yet in ``args.out``; report skipped stars."""
+    _check(args)
+    if args.distributed:
+        procs.initialize(args)  # before anything else touches JAX
+    _split_cpu(args.cpu_devices)
+    import jax
+
     from diffkern.cli import _fit_many_data as data
     from diffkern.cli import _fit_many_model as model
     from diffkern.cli import _fit_many_results as results
     from diffkern.precision import float64
 
-    _check(args)
-    _split_cpu(args.cpu_devices)
+    count, lead = jax.process_count(), jax.process_index() == 0
     out = Path(args.out)
     columns = _columns(args.model)
-    rows = results.done(out, columns)
-    stars, bad = data.load(args.input, model.min_points(args.model, not args.circular))
-    for b in bad:
-        print(f"diffkern: skipped star {b.name} ({b.source}): {b.reason}", file=sys.stderr)
+    stars, bad, rows, failure = [], [], [], None
+    try:
+        rows = results.done(out, columns) if lead else []
+        stars, bad = data.load(args.input, model.min_points(args.model, not args.circular))
+    except (ValueError, OSError) as err:
+        if count == 1:
+            raise
+        failure = err  # raised in procs.agree, after telling the other processes
     finished = {r["star"] for r in rows}
-    todo = [s for s in stars if s.name not in finished]
+    if count > 1:
+        todo = procs.agree(stars, bad, finished, failure)
+    else:
+        todo = [s for s in stars if s.name not in finished]
+    show = lead and not args.no_progress
+    if lead:
+        for b in bad:
+            print(f"diffkern: skipped star {b.name} ({b.source}): {b.reason}", file=sys.stderr)
     total, done = len(todo), 0
-    if not args.no_progress:
+    if show:
         _progress(done, total, len(bad))
     with float64():
         for start in range(0, total, args.chunk):
-            rows += _fit_chunk(todo[start : start + args.chunk], args)
-            results.write(out, columns, rows)
+            chunk = todo[start : start + args.chunk]
+            # minimize_many wants a star per process: a short last chunk repeats its last star
+            fitted = _fit_chunk(chunk + chunk[-1:] * (count - len(chunk)), args)[: len(chunk)]
+            if lead:
+                rows += fitted
+                results.write(out, columns, rows)
             done = min(start + args.chunk, total)
-            if not args.no_progress:
+            if show:
                 _progress(done, total, len(bad))
-    import jax
-
-    devices = f"{jax.local_device_count()} {jax.default_backend()} device(s)"
-    print(f"fit-many: {total} stars fitted now, {len(rows)} in {out}, {len(bad)} skipped, "
-          f"on {devices}")  # fmt: skip
+    if lead:
+        devices = f"{jax.local_device_count()} {jax.default_backend()} device(s)"
+        if count > 1:
+            devices += f" in each of {count} processes"
+        print(f"fit-many: {total} stars fitted now, {len(rows)} in {out}, {len(bad)} skipped, "
+              f"on {devices}")  # fmt: skip
     return 0
