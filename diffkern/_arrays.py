@@ -6,7 +6,7 @@ weakly typed and bad values are reported the same way everywhere:
 * dtypes: :func:`default_float`, :func:`result_dtype`, :func:`as_float`, :func:`cast`;
 * shapes: :func:`broadcast_floats` (one dtype, one broadcast shape), :func:`inputs` (1-D);
 * values: :func:`concrete` (the value when known now), :func:`check_values` (``ValueError`` at
-  once when concrete, :func:`error_if` when traced), :func:`scalar_param`;
+  once when concrete, :func:`error_if` when traced);
 * run-time checks: :func:`error_if` and :func:`error_if_each` (from :mod:`diffkern._checks`,
   re-exported here);
 * transfer: :func:`to_device` (data crosses a ``jit`` boundary as traced arrays);
@@ -35,7 +35,6 @@ __all__ = [
     "inputs",
     "platform",
     "result_dtype",
-    "scalar_param",
     "to_device",
     "x64_enabled",
 ]
@@ -143,12 +142,13 @@ def concrete(x: ArrayLike) -> np.ndarray | None:
         return None
 
 
-def check_values(x: Array, name: str, *, positive: bool) -> Array:
+def check_values(x: Array, name: str, *, positive: bool, traced: bool = True) -> Array:
     """``x`` after checking ``x > 0`` (``positive``) or ``x >= 0``.
 
     Values known now raise ``ValueError`` at once: concrete arrays, and under eager ``grad`` or
     ``jvp`` the primal values (no host callback is compiled). Values traced by ``jit`` or
-    ``vmap`` are checked at run time with :func:`error_if`.
+    ``vmap`` are checked at run time with :func:`error_if` (with ``traced``; without, they pass
+    here and their user checks them).
     """
     bound = "> 0" if positive else ">= 0"
     value = concrete(x)  # numpy when known: compiles nothing
@@ -157,16 +157,8 @@ def check_values(x: Array, name: str, *, positive: bool) -> Array:
     try:
         failed = bool(bad.any())  # also known under eager grad/jvp
     except jax.errors.ConcretizationTypeError:
-        return error_if(x, bad, f"{name} must be {bound}")
+        return error_if(x, bad, f"{name} must be {bound}") if traced else x
     if failed:
         got = f", got {value}" if value is not None else ""
         raise ValueError(f"{name} must be {bound}{got}")
     return x
-
-
-def scalar_param(value: ArrayLike, name: str, *, positive: bool = True) -> Array:
-    """A kernel parameter: a floating scalar array, checked to be positive (or non-negative)."""
-    x = as_float(value)
-    if x.ndim != 0:
-        raise ValueError(f"{name} must be a scalar, got shape {x.shape}")
-    return check_values(x, name, positive=positive)

@@ -17,6 +17,7 @@ from diffkern.gp import (
     Exp,
     ExpSineSquared,
     ExpSquared,
+    GaussianProcess,
     Matern32,
     Matern52,
     Product,
@@ -175,9 +176,29 @@ def test_bad_parameters_name_the_argument(make, name):
         make()
 
 
-def test_traced_bad_parameter_raises():
+def test_traced_bad_parameter_raises_where_the_kernel_is_used():
+    """Inside jit a bound is checked by kernel(X) and by the solvers, not when the kernel is
+    built: a GP call compiles one host callback for its kernel, data and factorisation."""
+    x = jnp.linspace(0.0, 1.0, 5)
+    matrix = eqx.filter_jit(lambda s: Matern32(s)(x))
     with pytest.raises(CALLBACK_ERRORS, match="CheckError: .*scale must be > 0"):
-        eqx.filter_jit(lambda s: Matern32(s).evaluate(jnp.ones(3)))(-1.0)
+        matrix(-1.0)
+    assert np.isfinite(matrix(1.0)).all()
+
+    def log_probability(amplitude, scale, diag):
+        kernel = amplitude * Matern32(scale) + SHO(1.0, 2.0, 0.5)
+        return GaussianProcess(kernel, x, diag=diag).log_probability(jnp.sin(x))
+
+    good = (jnp.asarray(1.0), jnp.asarray(0.5), jnp.asarray(0.1))
+    assert jax.jit(log_probability).lower(*good).as_text().count("callback") == 1
+    for bad, message in [
+        ((-1.0, 0.5, 0.1), "Constant value must be >= 0"),
+        ((1.0, -0.5, 0.1), "scale must be > 0"),
+        ((1.0, 0.5, -0.1), "diag must be >= 0"),
+    ]:
+        with pytest.raises(CALLBACK_ERRORS, match=f"CheckError: .*{message}"):
+            jax.jit(log_probability)(*map(jnp.asarray, bad))
+    assert np.isfinite(jax.jit(log_probability)(*good))
 
 
 def test_inputs_must_be_1d():

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from diffkern._arrays import concrete, error_if
+from diffkern._arrays import concrete, error_if, error_if_each
+from diffkern.gp._parameter import bound_checks
 
 # Pivot bound, in units of eps: max(n, _MIN_PIVOT_EPS); above the dense solver's default jitter.
 _MIN_PIVOT_EPS = 100
@@ -67,20 +68,32 @@ def finite_inputs(
     mask: Bool[Array, " N"] | None = None,
 ) -> tuple[dict[str, Array], Bool[Array, ""]]:
     """``arrays`` (name -> the values at the N points that C depends on) after run-time checks
-    that they and the kernel's parameters are finite (at the kept points), and whether all are.
+    that they and the kernel's parameters are finite (at the kept points), that the parameters
+    are within their bounds and ``arrays["diag"]`` (when given) is ``>= 0``; and whether all
+    passed.
 
-    Solvers check their factorisation only where these are finite (``ok``), so bad data reports
+    Solvers check their factorisation only where these pass (``ok``), so bad input reports
     one message, its own. The residual is the callers' to check (its own name): it does not
-    enter the pivots.
+    enter the pivots. The parameter bounds are checked here, in the solver's call, rather
+    than when a kernel is built inside ``jit``: one run-time check for the whole call.
     """
     params = [jnp.all(jnp.isfinite(p)) for p in jax.tree_util.tree_leaves(kernel)]
     ok = jnp.all(jnp.stack(params)) if params else jnp.asarray(True)
+    bounds = [(ok & bad, message) for bad, message in bound_checks(kernel)]
+    kernel_checks = [(~ok, finite_message("every kernel parameter")), *bounds]
+    for bad, _ in bounds:
+        ok = ok & ~bad
     out = {}
     for name, x in arrays.items():
-        if not out:  # the kernel's check rides on the first array, which every caller uses
-            x = error_if(x, ~ok, finite_message("every kernel parameter"))
         finite = finite_at(x, mask)
-        out[name] = error_if(x, ~finite, finite_message(name))
+        checks = [(~finite, finite_message(name))]
+        if name == "diag":
+            negative = ~finite_at(jnp.where(x < 0, jnp.nan, x), mask)
+            checks.append((finite & negative, "diag must be >= 0"))
+            finite = finite & ~negative
+        if not out:  # the kernel's checks ride on the first array, which every caller uses
+            checks = kernel_checks + checks
+        out[name] = error_if_each(x, checks)
         ok = ok & finite
     return out, ok
 

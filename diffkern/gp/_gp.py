@@ -71,8 +71,9 @@ class GaussianProcess(eqx.Module):
         diag = jnp.zeros((), X.dtype) if diag is None else as_float(diag)
         if diag.shape not in ((), (n,)):
             raise ValueError(f"diag must be a scalar or of shape ({n},) like X, got {diag.shape}")
+        # Traced values: checked by the solver in each call (one run-time check per call).
         diag = check_finite(diag, "diag", traced=False)
-        self.diag = check_values(diag, "diag", positive=False)
+        self.diag = check_values(diag, "diag", positive=False, traced=False)
         if mean is not None and not callable(mean):
             mean = as_float(mean)
             if mean.shape not in ((), (n,)):

@@ -8,13 +8,17 @@ derived from that (``has_state_space``), never listed.
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
+from collections.abc import Iterator
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import as_float, cast, inputs, result_dtype, scalar_param
+from diffkern._arrays import cast, check_values, error_if_each, inputs, result_dtype
 from diffkern.gp._finite import check_finite
+from diffkern.gp._parameter import bound_checks, parameter, parameters
 from diffkern.gp._state_space import StateSpace, direct_sum, kron
 
 
@@ -25,10 +29,24 @@ class Kernel(eqx.Module):
     and the tree of sums and products) is static. Combine kernels with ``k1 + k2``,
     ``k1 * k2`` and ``c * k`` (``Product(Constant(c), k)``).
 
+    Fields declared with :func:`parameter` are scalars, finite and positive (or >= 0): values
+    known when the kernel is built are checked then (``ValueError``); traced ones where the
+    kernel is used, by ``kernel(X1, X2)`` and by the solvers, in the run-time check of that
+    call (so a GP call inside ``jit`` compiles one check for its kernel, data and pivots).
+    :meth:`evaluate` does not check.
+
     A kernel with a state-space form (k(tau) = h^T A(tau) P h, see ``diffkern.gp._state_space``)
     overrides :meth:`state_space`; the quasiseparable solver then applies to it, and to sums
     and products of such kernels.
     """
+
+    def __check_init__(self):
+        for field, (label, positive) in parameters(self):
+            x = getattr(self, field)
+            if x.ndim != 0:
+                raise ValueError(f"{label} must be a scalar, got shape {x.shape}")
+            x = check_finite(x, label, traced=False)
+            check_values(x, label, positive=positive, traced=False)
 
     @abc.abstractmethod
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
@@ -38,12 +56,16 @@ class Kernel(eqx.Module):
         """The covariance matrix ``K[i, j] = k(|X1[i] - X2[j]|)`` (``X2`` defaults to ``X1``).
 
         ``X1`` has shape (N,), ``X2`` (M,); the result takes the floating dtype of the inputs.
+        Traced parameters are checked against their bounds here (see :class:`Kernel`).
         """
         X1 = inputs(X1, "X1")
         X2 = X1 if X2 is None else inputs(X2, "X2")
         dtype = result_dtype(X1, X2)
         tau = jnp.abs(X1.astype(dtype)[:, None] - X2.astype(dtype)[None, :])
-        return self.evaluate(tau)
+        K = self.evaluate(tau)
+        if _checked_by_caller.get():
+            return K
+        return error_if_each(K, bound_checks(self))
 
     def state_space(self, dtype) -> StateSpace:
         """The state-space form (h, P, A(tau)) of this kernel in ``dtype``.
@@ -73,10 +95,20 @@ class Kernel(eqx.Module):
         return Product(_as_kernel(other), self)
 
 
-def param(value: ArrayLike, name: str, *, positive: bool = True) -> Float[Array, ""]:
-    """A kernel parameter: a floating scalar, checked finite (``ValueError`` when known now;
-    traced values by the solvers, see ``diffkern.gp._finite``), then positive (or >= 0)."""
-    return scalar_param(check_finite(as_float(value), name, traced=False), name, positive=positive)
+_checked_by_caller: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "diffkern_kernel_checked", default=False
+)
+
+
+@contextlib.contextmanager
+def checked_by_caller() -> Iterator[None]:
+    """Within the block, ``kernel(X1, X2)`` skips its parameter checks: for solvers, whose
+    input checks (``diffkern.gp._finite.finite_inputs``) hold them in the same call."""
+    token = _checked_by_caller.set(True)
+    try:
+        yield
+    finally:
+        _checked_by_caller.reset(token)
 
 
 def _as_kernel(x: Kernel | ArrayLike) -> Kernel:
@@ -86,10 +118,7 @@ def _as_kernel(x: Kernel | ArrayLike) -> Kernel:
 class Constant(Kernel):
     """k(tau) = value (``value >= 0``)."""
 
-    value: Float[Array, ""]
-
-    def __init__(self, value: ArrayLike):
-        self.value = param(value, "Constant value", positive=False)
+    value: Float[Array, ""] = parameter(positive=False, label="Constant value")
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return jnp.broadcast_to(cast(self.value, tau.dtype), tau.shape)

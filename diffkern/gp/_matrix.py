@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from diffkern._arrays import platform
-from diffkern.gp._kernel import Kernel
+from diffkern.gp._kernel import Kernel, checked_by_caller
 
 # On CPU, rows per block: a block's intermediates (_ROWS x N) stay in cache for N up to a few
 # thousand. Up to _UNBLOCKED points the whole matrix's do, and one fused pass compiles faster.
@@ -27,9 +27,11 @@ def kernel_matrix(kernel: Kernel, X: Float[Array, " n"]) -> Float[Array, "n n"]:
     here is that of :func:`_blocked`, so the pullback sum(Kbar * dK/dtheta) runs on
     block-sized intermediates, recomputed per block, at about two forward passes. Forward
     mode, higher orders, ``vmap`` and derivatives with respect to ``X`` are those of
-    ``kernel(X)``; the value alone is one fused pass.
+    ``kernel(X)``; the value alone is one fused pass. The parameters are the caller's to check
+    (a solver's input checks).
     """
-    return kernel(X)
+    with checked_by_caller():
+        return kernel(X)
 
 
 @kernel_matrix.def_jvp
@@ -44,10 +46,11 @@ def _blocked(kernel: Kernel, X: Float[Array, " n"]) -> Float[Array, "n n"]:
     """
     n = X.shape[0]
     n_blocks = math.ceil(n / _ROWS)
-    if n <= _UNBLOCKED or platform(X) != "cpu":
-        return kernel(X)
-    rows = math.ceil(n / n_blocks)
-    padded = jnp.concatenate([X, jnp.broadcast_to(X[-1], (n_blocks * rows - n,))])
-    block = jax.checkpoint(lambda x: kernel(x, X))
-    K = jax.lax.map(block, padded.reshape(n_blocks, rows)).reshape(n_blocks * rows, n)
+    with checked_by_caller():
+        if n <= _UNBLOCKED or platform(X) != "cpu":
+            return kernel(X)
+        rows = math.ceil(n / n_blocks)
+        padded = jnp.concatenate([X, jnp.broadcast_to(X[-1], (n_blocks * rows - n,))])
+        block = jax.checkpoint(lambda x: kernel(x, X))
+        K = jax.lax.map(block, padded.reshape(n_blocks, rows)).reshape(n_blocks * rows, n)
     return K if n_blocks * rows == n else K[:n]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, Float
 
 from diffkern._arrays import cast
-from diffkern.gp._kernel import Kernel, param
+from diffkern.gp._kernel import Kernel, parameter
 from diffkern.gp._state_space import StateSpace
 
 # Near critical damping (|f x^2| < _SERIES) the three closed forms meet; a series in z = f x^2
@@ -63,14 +63,9 @@ class SHO(Kernel):
     (N^2 = (a^2 - 1) I), A = c I + s N and P = sigma^2 I.
     """
 
-    omega: Float[Array, ""]
-    quality: Float[Array, ""]
-    sigma: Float[Array, ""]
-
-    def __init__(self, omega: ArrayLike, quality: ArrayLike, sigma: ArrayLike):
-        self.omega = param(omega, "omega")
-        self.quality = param(quality, "quality")
-        self.sigma = param(sigma, "sigma", positive=False)
+    omega: Float[Array, ""] = parameter()
+    quality: Float[Array, ""] = parameter()
+    sigma: Float[Array, ""] = parameter(positive=False)
 
     def _a(self, dtype) -> Float[Array, ""]:
         return 0.5 / cast(self.quality, dtype)

@@ -14,7 +14,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
-from diffkern.gp._kernel import Kernel
+from diffkern.gp._kernel import Kernel, checked_by_caller
 
 # Argument types shared by every solver's methods (N points; B has N rows).
 Points = Float[ArrayLike, " N"]
@@ -84,13 +84,15 @@ class Solver(eqx.Module):
         mean = K*^T C^{-1} r, cov = K** - K*^T C^{-1} K* with K* = K(X, X_test); one solve
         against [r, K*]. Variances are clipped at zero (rounding).
         """
-        Ks = kernel(X, X_test)
+        with checked_by_caller():  # by the solve
+            Ks = kernel(X, X_test)
+            K_test = kernel(X_test) if return_cov else None
         r = jnp.asarray(r).astype(Ks.dtype)
         S = self.solve(kernel, X, noise, jnp.concatenate([r[:, None], Ks], axis=1))
         alpha, S = S[:, 0], S[:, 1:]
         mean = Ks.T @ alpha
         if return_cov:
-            cov = kernel(X_test) - Ks.T @ S
+            cov = K_test - Ks.T @ S
             return mean, 0.5 * (cov + cov.T)
         var = kernel.evaluate(jnp.zeros_like(X_test)) - jnp.sum(Ks * S, axis=0)
         return mean, jnp.maximum(var, 0)

@@ -10,20 +10,17 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, Float
 
 from diffkern._arrays import cast
-from diffkern.gp._kernel import Kernel, param
+from diffkern.gp._kernel import Kernel, parameter
 from diffkern.gp._state_space import StateSpace
 
 
 class _Scaled(Kernel):
     """A kernel of r = tau / scale."""
 
-    scale: Float[Array, ""]
-
-    def __init__(self, scale: ArrayLike):
-        self.scale = param(scale, "scale")
+    scale: Float[Array, ""] = parameter()
 
     def _r(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         # A product (with the reciprocal computed once): XLA duplicates it into every use of r,
@@ -100,10 +97,7 @@ class ExpSquared(_Scaled):
 class Cosine(Kernel):
     """k = cos(2 pi tau / period)."""
 
-    period: Float[Array, ""]
-
-    def __init__(self, period: ArrayLike):
-        self.period = param(period, "period")
+    period: Float[Array, ""] = parameter()
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return jnp.cos(2 * math.pi * tau / cast(self.period, tau.dtype))
@@ -122,12 +116,8 @@ class Cosine(Kernel):
 class ExpSineSquared(Kernel):
     """Periodic: k = exp(-gamma sin^2(pi tau / period)), ``gamma >= 0``."""
 
-    period: Float[Array, ""]
-    gamma: Float[Array, ""]
-
-    def __init__(self, period: ArrayLike, gamma: ArrayLike):
-        self.period = param(period, "period")
-        self.gamma = param(gamma, "gamma", positive=False)
+    period: Float[Array, ""] = parameter()
+    gamma: Float[Array, ""] = parameter(positive=False)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         s = jnp.sin(math.pi * tau / cast(self.period, tau.dtype))
@@ -140,16 +130,10 @@ class QuasiPeriodic(Kernel):
     k = amplitude^2 exp(-tau^2 / (2 scale^2) - gamma sin^2(pi tau / period)).
     """
 
-    amplitude: Float[Array, ""]
-    scale: Float[Array, ""]
-    period: Float[Array, ""]
-    gamma: Float[Array, ""]
-
-    def __init__(self, amplitude: ArrayLike, scale: ArrayLike, period: ArrayLike, gamma: ArrayLike):
-        self.amplitude = param(amplitude, "amplitude", positive=False)
-        self.scale = param(scale, "scale")
-        self.period = param(period, "period")
-        self.gamma = param(gamma, "gamma", positive=False)
+    amplitude: Float[Array, ""] = parameter(positive=False)
+    scale: Float[Array, ""] = parameter()
+    period: Float[Array, ""] = parameter()
+    gamma: Float[Array, ""] = parameter(positive=False)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         a = cast(self.amplitude, tau.dtype)
