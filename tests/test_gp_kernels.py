@@ -176,6 +176,19 @@ def test_bad_parameters_name_the_argument(make, name):
         make()
 
 
+@pytest.mark.parametrize(
+    "scale, diag, message",
+    [(np.nan, 0.1, "scale must be finite"), (1.0, np.inf, "diag must be finite")],
+)
+def test_non_finite_values_under_eager_grad_say_so(scale, diag, message):
+    """Under eager grad the values are known: non-finite ones are named as such (not as out of
+    their bounds), at once."""
+    x = jnp.linspace(0.0, 1.0, 5)
+    log_probability = lambda s, d: GaussianProcess(Matern32(s), x, diag=d).log_probability(x)
+    with pytest.raises(ValueError, match=message):
+        jax.grad(log_probability)(jnp.asarray(scale), jnp.asarray(diag))
+
+
 def test_traced_bad_parameter_raises_where_the_kernel_is_used():
     """Inside jit a bound is checked by kernel(X) and by the solvers, not when the kernel is
     built: a GP call compiles one host callback for its kernel, data and factorisation."""

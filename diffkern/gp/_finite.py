@@ -49,17 +49,22 @@ def check_finite(
     *,
     traced: bool = True,
 ) -> Float[ArrayLike, "*shape"]:
-    """``x`` after checking it is finite at the kept points: ``ValueError`` now when ``x`` (and
-    ``mask``) are concrete, else a run-time check through :func:`error_if` (with ``traced``;
+    """``x`` after checking it is finite at the kept points: ``ValueError`` now when that is
+    known (``x`` and ``mask`` concrete, or their primal values under eager ``grad``/``jvp``),
+    else a run-time check through :func:`error_if` (with ``traced``;
     without, traced values pass here and are checked where they are used)."""
     values, keep = concrete(x), None if mask is None else concrete(mask)
     if values is not None and (mask is None or keep is not None):
-        if not finite_at(values, keep, np):
-            raise ValueError(finite_message(name))
-        return x
-    if not traced:
-        return x
-    return error_if(x, ~finite_at(jnp.asarray(x), mask), finite_message(name))
+        finite = finite_at(values, keep, np)
+    else:
+        finite = finite_at(jnp.asarray(x), mask)
+        try:
+            finite = bool(finite)  # also known under eager grad/jvp
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError):
+            return error_if(x, ~finite, finite_message(name)) if traced else x
+    if not finite:
+        raise ValueError(finite_message(name))
+    return x
 
 
 def finite_inputs(
