@@ -133,7 +133,8 @@ def test_gradients_check_by_central_differences(x64):
         orbit = TransitOrbit(period, t0, a, b, ecc, omega)
         return light_curve(T[15:20], orbit, r, u, exposure_time=texp, supersample=5)
 
-    args = [jnp.asarray(ORBIT[k][0]) for k in ORBIT] + [jnp.asarray(v) for v in (R, U, 0.02)]
+    # float64, not weakly typed: the finite differences reuse the first call's program
+    args = [jnp.asarray(v, jnp.float64) for v in [ORBIT[k][0] for k in ORBIT] + [R, U, 0.02]]
     check_grads(flux, args, order=1, modes=["fwd", "rev"])
 
 
