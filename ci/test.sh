@@ -5,6 +5,7 @@
 # pytest-xdist workers (DIFFKERN_TEST_WORKERS, default: one per CPU core); the float64 pass skips
 # the tests that would run exactly as in the first one. Tests that count backend compiles
 # (marked counts_compiles, see tests/conftest.py) run without the cache, in their own passes.
+# The benchmark smoke run uses the same workers (one benchmark file per worker at a time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=$(mktemp -d "${TMPDIR:-/tmp}/diffkern-test-cache.XXXXXX")
@@ -25,5 +26,6 @@ for x64 in 0 1; do
         -m counts_compiles
 done
 stage "benchmark smoke run (tiny sizes, one round)"
-DIFFKERN_BENCH_SMOKE=1 python -m pytest benchmarks -q --benchmark-disable -p no:cacheprovider
+DIFFKERN_BENCH_SMOKE=1 python -m pytest benchmarks -q --benchmark-disable -p no:cacheprovider \
+    "${WORKERS[@]}"
 stage done
