@@ -310,10 +310,28 @@ def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
         messages = tuple(message for _, message in collector.checks)
         return out, conditions, messages
 
-    @functools.wraps(fn)
-    def entry(*args, **kwargs):
+    return _Entry(fn, body, prefix)
+
+
+class _Entry:
+    """A :func:`checked` entry point: calling it runs the compiled program and raises on its
+    failed checks; :meth:`lower` gives that program (inspection).
+
+    A class, not a function with a ``lower`` attribute: ``jax.jit`` copies a function's
+    attributes onto its own wrapper, so ``jax.jit(entry).lower`` would be the inner program's.
+    """
+
+    def __init__(self, fn: Callable, body: Callable, prefix: str):
+        functools.update_wrapper(self, fn)
+        self._body, self._prefix = body, prefix
+
+    def lower(self, *args, **kwargs):
+        """The program as compiled for these arguments (``equinox.filter_jit``'s ``lower``)."""
+        return self._body.lower(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
         try:
-            out, conditions, messages = body(*args, **kwargs)
+            out, conditions, messages = self._body(*args, **kwargs)
             failed = _host_values(conditions)
         except RUNTIME_ERRORS as error:  # a callback's check (in a scan body)
             plain = plain_error(error)
@@ -321,14 +339,11 @@ def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
                 raise
             raise plain from None
         if failed is None:
-            checks = zip(conditions, (prefix + m for m in messages), strict=True)
+            checks = zip(conditions, (self._prefix + m for m in messages), strict=True)
             return error_if_each(out, list(checks))
         errors = _joined(messages, failed)
         if errors and _check_mode == "nan":  # the mode's promise: NaN results, no exception
             return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), True), out)
         if errors:
-            raise CheckError(prefix + errors)
+            raise CheckError(self._prefix + errors)
         return out
-
-    entry.lower = body.lower  # the program as compiled for these arguments (inspection)
-    return entry

@@ -144,12 +144,12 @@ def test_bad_input():
 
 def test_value_checks_come_back_as_outputs():
     """Every check of a block's program (also those inside its vmap over series) is an output:
-    no host callback, so the persistent cache keeps the program; a bad value still raises."""
-    from diffkern.gp._ragged import _padded
-
+    no host callback, so the persistent cache keeps the program; a bad value still raises.
+    Inside the caller's jit, all of them share one host callback."""
     X = np.tile(np.linspace(0.0, 1.0, 8), (2, 1))
     args = (Matern32(1.0), X, np.sin(X), np.full(X.shape, 0.1), np.ones(X.shape, bool))
-    assert "callback" not in _padded.lower(*args).as_text()
+    assert "callback" not in log_probability_padded.lower(*args).as_text()
+    assert jax.jit(log_probability_padded).lower(*args).as_text().count("callback") == 1
     f = lambda scale: log_probability_ragged(Matern32(scale), list(X), list(np.sin(X))).sum()
     assert np.isfinite(jax.grad(f)(1.0))
     with pytest.raises(ValueError, match="scale must be"):

@@ -190,7 +190,7 @@ class Quasisep(Solver):
                 "solver, any kernel) or solver='auto' (which picks it for this kernel)"
             )
         # Raises now when X is concrete; traced X is checked at run time by _problem.
-        check_sorted(X, name, mask)
+        check_sorted(X, name, mask, traced=False)
 
     def log_probability(
         self, kernel: Kernel, X: Points, noise: Noise, r: Points, mask: Mask = None

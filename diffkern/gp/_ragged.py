@@ -56,15 +56,15 @@ def log_probability_padded(
             f"{X.shape}, {Y.shape}, {diag.shape}, {mask.shape}"
         )
     solver = resolve_solver(solver, kernel, {"X": X}, mask=mask, min_n=0, on_failure=on_failure)
-    diag = check_finite(diag, "diag", mask)  # and >= 0 (at the kept points) by the solver
-    Y = check_finite(Y, "Y", mask)
+    Y = check_finite(Y, "Y", mask)  # X and diag: by the solver, at the kept points
     one = lambda x, y, d, m: solver.log_probability(kernel, x, d, y, m)
     return jax.vmap(one)(X, Y, diag, mask)
 
 
-# One program per block whose checks (also those inside the vmap over series) are outputs: no
-# host callback, so the persistent compilation cache keeps it.
-_padded = checked(log_probability_padded)
+# One compiled program whose checks (also those inside the vmap over series) are outputs: called
+# outside jit it holds no host callback (the persistent cache keeps it), inside the caller's jit
+# one callback for all its checks.
+log_probability_padded = checked(log_probability_padded)
 
 
 def _series_diag(i: int, diag: ArrayLike, x: np.ndarray, dtype) -> np.ndarray:
@@ -123,7 +123,9 @@ def log_probability_ragged(
         growth=_DENSE_GROWTH if isinstance(solver, Dense) else _LINEAR_GROWTH,
     )
     parts = [
-        _padded(kernel, b.pad(xs, "edge"), b.pad(ys, 0.0), b.pad(diags, 1.0), b.mask, solver=solver)
+        log_probability_padded(
+            kernel, b.pad(xs, "edge"), b.pad(ys, 0.0), b.pad(diags, 1.0), b.mask, solver=solver
+        )
         for b in layout.blocks
     ]
     return layout.assemble(parts)

@@ -35,16 +35,23 @@ def _in_order(xp, x, keep):
 
 
 def check_sorted(
-    x: Float[ArrayLike, "*batch N"], name: str, mask: Bool[ArrayLike, "*batch N"] | None = None
+    x: Float[ArrayLike, "*batch N"],
+    name: str,
+    mask: Bool[ArrayLike, "*batch N"] | None = None,
+    *,
+    traced: bool = True,
 ) -> Float[ArrayLike, "*batch N"]:
     """``x`` after checking it is finite, then :func:`is_sorted` (at the kept points):
     ``ValueError`` now when ``x`` is concrete, else run-time checks through
-    :func:`diffkern._arrays.error_if` on the returned ``x``; non-finite ``x`` reports only that."""
-    x = check_finite(x, name, mask)
+    :func:`diffkern._arrays.error_if` on the returned ``x`` (with ``traced``; without, traced
+    values pass here and are checked where they are used); non-finite ``x`` reports only that."""
+    x = check_finite(x, name, mask, traced=traced)
     ok = is_sorted(x, mask)
     message = f"{name} must be sorted (non-decreasing) for the quasiseparable solver"
     if isinstance(ok, bool):
         if not ok:
             raise ValueError(message)
+        return x
+    if not traced:
         return x
     return error_if(x, ~ok & finite_at(jnp.asarray(x), mask), message)
