@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
@@ -29,7 +30,10 @@ def _in_order(xp, x, keep):
     """x_i >= max(kept x_j, j < i) at every kept i, with numpy or jax.numpy as ``xp``."""
     if keep is None:
         return xp.all(x[..., 1:] >= x[..., :-1])
-    running = xp.maximum.accumulate(xp.where(keep, x, -xp.inf), axis=-1)
+    kept = xp.where(keep, x, -xp.inf)
+    # lax.cummax, not jnp.maximum.accumulate (a while loop: slow to compile and to run).
+    axis = kept.ndim - 1
+    running = np.maximum.accumulate(kept, axis) if xp is np else jax.lax.cummax(kept, axis)
     previous = xp.concatenate([xp.full_like(x[..., :1], -xp.inf), running[..., :-1]], axis=-1)
     return xp.all(~keep | (x >= previous))
 
