@@ -1,7 +1,7 @@
 """Wall time of the commands whose duration the README and the help quote.
 
     python profiles/timings.py [demo-quick demo bench-quick ...] [--repeat 3]
-                               [--out profiles/timings.txt]
+                               [--out profiles/timings.txt] [--bench-json PATH]
 
 Each run is a fresh process in an empty temporary folder (the user's first run: imports,
 tracing and compiling included, no persistent cache). The summary gives each command's median
@@ -9,6 +9,8 @@ and range, the median CPU seconds (user + system, every thread: what the command
 whatever else runs), the date, the core count and the load average around the runs (the
 machine may be shared: a load above the core count means other work competed for the CPU).
 Lines for the commands measured replace those of earlier runs in ``--out``; the others stay.
+``--bench-json PATH`` keeps the benchmark table of the last ``bench-quick`` run (for
+``benchmarks/make_results.py``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", default=list(COMMANDS), help=", ".join(COMMANDS))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("timings.txt"))
+    parser.add_argument("--bench-json", type=Path, help="where bench-quick writes its JSON")
     args = parser.parse_args()
     if unknown := set(args.names) - set(COMMANDS):
         parser.error(f"unknown command names {sorted(unknown)}; choose from {list(COMMANDS)}")
@@ -72,9 +75,12 @@ def main() -> None:
     if args.out.exists():
         lines = {line.split()[0]: line for line in args.out.read_text().splitlines() if line}
     for name in args.names:
+        command = COMMANDS[name]
+        if name == "bench-quick" and args.bench_json:
+            command = [*command, "--json", str(args.bench_json.resolve())]
         runs, loads = [], [os.getloadavg()[0]]
         for _ in range(args.repeat):
-            runs.append(_run(COMMANDS[name]))
+            runs.append(_run(command))
             loads.append(os.getloadavg()[0])
         lines[name] = _line(name, runs, loads)
         print(lines[name], flush=True)
