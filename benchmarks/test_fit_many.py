@@ -113,7 +113,7 @@ def fit_radvel(stars: list[Star], periods: np.ndarray):
     return out
 
 
-@pytest.mark.parametrize("n", sizes([1000, 10000], smoke=4))
+@pytest.mark.parametrize("n", sizes([1000, 10000], smoke=4, quick=[100]))
 @pytest.mark.parametrize("method", ["minimize_many", "loop", "radvel"])
 def test_fit_many_throughput(bench, method, n):
     if method == "radvel":
