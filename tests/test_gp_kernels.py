@@ -196,6 +196,8 @@ def test_traced_bad_parameter_raises_where_the_kernel_is_used():
     matrix = eqx.filter_jit(lambda s: Matern32(s)(x))
     with pytest.raises(CALLBACK_ERRORS, match="CheckError: .*scale must be > 0"):
         matrix(-1.0)
+    with pytest.raises(CALLBACK_ERRORS, match="CheckError: .*scale must be finite"):
+        matrix(float("nan"))
     assert np.isfinite(matrix(1.0)).all()
 
     def log_probability(amplitude, scale, diag):

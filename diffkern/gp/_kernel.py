@@ -56,7 +56,7 @@ class Kernel(eqx.Module):
         """The covariance matrix ``K[i, j] = k(|X1[i] - X2[j]|)`` (``X2`` defaults to ``X1``).
 
         ``X1`` has shape (N,), ``X2`` (M,); the result takes the floating dtype of the inputs.
-        Traced parameters are checked against their bounds here (see :class:`Kernel`).
+        Traced parameters are checked here: finite, and within their bounds (see :class:`Kernel`).
         """
         X1 = inputs(X1, "X1")
         X2 = X1 if X2 is None else inputs(X2, "X2")
@@ -65,7 +65,7 @@ class Kernel(eqx.Module):
         K = self.evaluate(tau)
         if _checked_by_caller.get():
             return K
-        return error_if_each(K, bound_checks(self))
+        return error_if_each(K, bound_checks(self, finite=True))
 
     def state_space(self, dtype) -> StateSpace:
         """The state-space form (h, P, A(tau)) of this kernel in ``dtype``.

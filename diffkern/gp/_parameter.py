@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, Bool
 
 from diffkern._arrays import as_float
@@ -26,17 +27,19 @@ def parameters(module: eqx.Module) -> Iterator[tuple[str, tuple[str, bool]]]:
             yield field.name, (label or field.name, positive)
 
 
-def bound_checks(module: eqx.Module) -> list[tuple[Bool[Array, ""], str]]:
+def bound_checks(module: eqx.Module, *, finite: bool = False) -> list[tuple[Bool[Array, ""], str]]:
     """``(failed, message)`` for the bound of every parameter of ``module`` (a kernel) and of
-    the modules it holds (the parts of a sum or product). NaN passes here: the finiteness
-    check reports it."""
+    the modules it holds (the parts of a sum or product); with ``finite``, each parameter's
+    finiteness first. Without it NaN passes here (the solvers check finiteness themselves)."""
     checks = []
     for field in dataclasses.fields(module):
         value = getattr(module, field.name)
         if isinstance(value, eqx.Module):
-            checks += bound_checks(value)
+            checks += bound_checks(value, finite=finite)
     for field, (label, positive) in parameters(module):
         x = getattr(module, field)
+        if finite:
+            checks.append((~jnp.isfinite(x), f"{label} must be finite (it holds NaN or inf)"))
         bad, bound = (x <= 0, "> 0") if positive else (x < 0, ">= 0")
         checks.append((bad, f"{label} must be {bound}"))
     return checks
