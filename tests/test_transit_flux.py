@@ -2,13 +2,12 @@
 exoplanet-core and batman, the float32 bound, exact finite derivatives, bad input, compiles."""
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import integrate
+from _transit_reference import quadrature_flux
 
 from diffkern import CheckError
 from diffkern.jit import count_compiles
@@ -29,37 +28,6 @@ def _separations(r: float) -> np.ndarray:
     """A sweep across the transit of a disc of radius ``r`` and every special point."""
     special = [0.0, r, abs(1 - r), 1 + r, r * (1 + 1e-9), abs(1 - r) * (1 + 1e-9), 1 + r - 1e-9]
     return np.concatenate([np.linspace(0, 1 + r + 0.05, 101), special])
-
-
-def _quadrature_flux(b: float, r: float, u1: float, u2: float) -> float:
-    """Relative flux by adaptive quadrature over the radius ``rho`` on the star: the occultor
-    covers the arc of half-angle ``phi(rho)`` of each circle about the star's centre."""
-
-    def intensity(rho):
-        mu = math.sqrt(max(1 - rho * rho, 0.0))
-        return 1 - u1 * (1 - mu) - u2 * (1 - mu) ** 2
-
-    def half_angle(rho):
-        if rho <= r - b:
-            return math.pi
-        if b == 0 or rho <= b - r or rho >= b + r:
-            return 0.0
-        return math.acos(min(1.0, max(-1.0, (rho * rho + b * b - r * r) / (2 * b * rho))))
-
-    low, high = max(0.0, b - r), min(1.0, b + r)
-    if high <= low:
-        return 1.0
-    breaks = [x for x in (abs(b - r),) if low < x < high]
-    blocked, _ = integrate.quad(
-        lambda rho: intensity(rho) * 2 * half_angle(rho) * rho,
-        low,
-        high,
-        points=breaks or None,
-        epsabs=1e-14,
-        epsrel=1e-13,
-        limit=200,
-    )
-    return 1 - blocked / (math.pi * (1 - u1 / 3 - u2 / 6))
 
 
 QUADRATURE_CASES = [
@@ -125,8 +93,8 @@ def _peer_flux(peer, b, r, u) -> np.ndarray:
 
 def test_matches_quadrature_of_the_disc(x64):
     got = _grid_flux("float64")[QUADRATURE]
-    want = np.array([_quadrature_flux(*case) for case in QUADRATURE_CASES])
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)  # the quadrature's accuracy
+    want = np.array([quadrature_flux(*case) for case in QUADRATURE_CASES])
+    np.testing.assert_allclose(got, want, rtol=0, atol=FLUX_TOL["float64"])
 
 
 def test_matches_exoplanet_core(x64):
@@ -314,9 +282,9 @@ def test_bad_values_raise_naming_the_argument(b, r, u, match):
 
 
 def test_bad_shapes_and_flags_raise_at_trace_time():
-    with pytest.raises(ValueError, match=r"u must have a last axis of size 2"):
-        limb_darkened_flux(0.3, 0.1, jnp.asarray([0.4, 0.2, 0.1]))
-    with pytest.raises(ValueError, match=r"u must have a last axis of size 2"):
+    with pytest.raises(ValueError, match=r"u must have a static last axis of size N >= 1"):
+        limb_darkened_flux(0.3, 0.1, jnp.zeros((3, 0)))
+    with pytest.raises(ValueError, match=r"u must have a static last axis of size N >= 1"):
         limb_darkened_flux(0.3, 0.1, 0.4)
     with pytest.raises(ValueError, match="shapes must broadcast"):
         limb_darkened_flux(jnp.zeros(3), jnp.zeros(4), jnp.asarray(U0))

@@ -191,8 +191,10 @@ def test_static_errors():
         light_curve(T, orbit, R, U, supersample=2.0)
     with pytest.raises(ValueError, match="rule must be one of"):
         light_curve(T, orbit, R, U, rule="simpson")
-    with pytest.raises(ValueError, match=r"u must be of shape \(2,\)"):
-        light_curve(T, orbit, R, np.ones(3))
+    with pytest.raises(ValueError, match=r"u must be of static shape \(N,\), N >= 1"):
+        light_curve(T, orbit, R, np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"u must be of static shape \(N,\), N >= 1"):
+        light_curve(T, orbit, R, np.ones(0))
     with pytest.raises(ValueError, match="radius_ratio must be a scalar or of shape"):
         light_curve(T, orbit, np.ones(3), U)
     with pytest.raises(ValueError, match="exposure_time must be a scalar or broadcast"):

@@ -32,7 +32,8 @@ def light_curve(
     :func:`sky_position`, and ``F_p = 1`` where the planet is behind the star
     (``line_of_sight <= 0``): the flux is exactly 1 out of transit. The sum is exact while the
     planets' discs do not overlap each other on the star (mutual events are not modelled).
-    ``u = (u1, u2)``: the star's quadratic limb darkening.
+    ``u = (u1, .., uN)``: the star's polynomial limb darkening of any order ``N >= 1``,
+    ``I(mu) / I(1) = 1 - sum_n u_n (1 - mu)^n`` (``N = 2``: quadratic).
 
     Exposure-time integration: each point is the average over ``[t - T/2, t + T/2]``,
     ``T = exposure_time`` (in the unit of ``t``; scalar or one per point), by ``supersample``
@@ -50,8 +51,9 @@ def light_curve(
     """
     check_supersample(supersample, rule)
     t, radius_ratio, u, exposure_time = to_device(t, radius_ratio, u, exposure_time)
-    if np.shape(u) != (2,):
-        raise ValueError(f"u must be of shape (2,) (u1, u2), got {np.shape(u)}")
+    shape = np.shape(u)
+    if len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
+        raise ValueError(f"u must be of static shape (N,), N >= 1 (u1, .., uN), got {shape}")
     if np.shape(radius_ratio) not in ((), (orbit.n_planets,)):
         raise ValueError(
             f"radius_ratio must be a scalar or of shape (n_planets,) = ({orbit.n_planets},), "
@@ -100,7 +102,7 @@ class LightCurve(eqx.Module):
     """A star's transit light curve as a module: ``LightCurve(orbit, radius_ratio, u)(t)`` is
     :func:`light_curve` with these parameters.
 
-    ``radius_ratio`` (scalar or ``(n_planets,)``), ``u`` (``(2,)``) and ``exposure_time`` are
+    ``radius_ratio`` (scalar or ``(n_planets,)``), ``u`` (``(N,)``) and ``exposure_time`` are
     stored as arrays: data, so a new exposure time (through ``eqx.tree_at`` or a new
     instance) reuses the compiled program; ``supersample`` and ``rule`` are static fields.
     ``jax.grad`` of a loss of the module is the gradient with respect to every array field,
@@ -109,7 +111,7 @@ class LightCurve(eqx.Module):
 
     orbit: TransitOrbit
     radius_ratio: Float[Array, "*planets"] = eqx.field(converter=jnp.asarray)
-    u: Float[Array, " 2"] = eqx.field(converter=jnp.asarray)
+    u: Float[Array, " n"] = eqx.field(converter=jnp.asarray)
     exposure_time: Float[Array, "*e"] = eqx.field(converter=jnp.asarray, default=0.0)
     supersample: int = eqx.field(static=True, default=1, kw_only=True)
     rule: str = eqx.field(static=True, default="uniform", kw_only=True)

@@ -47,6 +47,10 @@ class Terms(NamedTuple):
     d_r: tuple[Float[Array, "*b"], ...]
     full: Bool[Array, "*b"]
     none: Bool[Array, "*b"]
+    #: ``(M_0, C_0, M_1, C_1)`` where the discs overlap: ``M_n = int z^n dphi`` and
+    #: ``C_n = int z^n cos phi dphi`` along the occultor's arc inside the star
+    #: (:mod:`diffkern.transit._arc_integrals`), ``z = mu`` there.
+    arcs: tuple[Float[Array, "*b"], ...] = ()
 
 
 def _kite(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Float[Array, "*b"]:
@@ -90,15 +94,20 @@ def _sin_square_moment(k, sin_k, cos_k) -> Float[Array, "*b"]:
     return jnp.where(k < 1, _series(k, _SIN_SQUARE), 0.25 * (3 * k - sin_k * (4 - cos_k)))
 
 
+def stand_ins(b: Float[Array, "*b"], r: Float[Array, "*b"]):
+    """``(b, r, none, full, overlap)``: where the discs do not overlap (``none``) or the star is
+    covered (``full``), ``b`` and ``r`` are replaced by a safe overlapping pair."""
+    none = (b >= 1 + r) | (r == 0)
+    full = ~none & (b <= r - 1)
+    overlap = ~(none | full)
+    return jnp.where(overlap, b, 0.5), jnp.where(overlap, r, 0.25), none, full, overlap
+
+
 def terms(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Terms:
     """:class:`Terms` for ``b >= 0``, ``r >= 0`` of one shape and dtype (any values: the
     branches not taken are evaluated on safe stand-ins, so nothing non-finite is formed)."""
     dtype = b.dtype
-    none = (b >= 1 + r) | (r == 0)
-    full = ~none & (b <= r - 1)
-    overlap = ~(none | full)
-    b = jnp.where(overlap, b, 0.5)
-    r = jnp.where(overlap, r, 0.25)
+    b, r, none, full, overlap = stand_ins(b, r)
     b2, r2, br = b * b, r * r, b * r
     # 1 - (b + r)^2 and 1 - (b - r)^2, factored so that neither cancels near a contact.
     outer = ((1 - r) - b) * ((1 + r) + b)
@@ -129,7 +138,7 @@ def terms(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Terms:
         2 * r * ((r2 + b2) * kappa0 - two_kite),
     )
 
-    depth, d_depth = _depth(b, r, br, inner, outer, inside, min_kc(dtype) ** 2)
+    depth, d_depth, arc1 = _depth(b, r, br, inner, outer, inside, min_kc(dtype) ** 2)
     # Constants where the discs do not overlap (0) or the star is covered (its whole disc).
     covered = (PI, 2 * PI / 3, 0.5 * PI)
     value = tuple(
@@ -146,11 +155,14 @@ def terms(b: Float[Array, "*b"], r: Float[Array, "*b"]) -> Terms:
         _mask((d_area[1], d_depth[1], d_moment[1])),
         full,
         none,
+        (2 * kappa0, 2 * sin0, *arc1),
     )
 
 
 def _depth(b, r, br, inner, outer, inside, gap):
-    """``int_D mu`` and its partials ``(d/db, d/dr)`` where the discs overlap.
+    """``int_D mu``, its partials ``(d/db, d/dr)`` and ``(M_1, C_1)`` (``-d/db / r`` and
+    ``d/dr / r``: the integrals of ``mu`` and ``mu cos phi`` along the occultor's arc) where the
+    discs overlap.
 
     ``outer = 1 - (b + r)^2`` vanishes at the inner contact, where ``kc = 0``; it is kept at
     least ``gap`` (``eps^2``) away from 0, which moves the result by ``O(gap log gap)``, far
@@ -187,4 +199,10 @@ def _depth(b, r, br, inner, outer, inside, gap):
         -(2 / 3) * r * inner * (2 * e - e_m) * inv_sqrt_br,
     )
     d_r = jnp.where(inside, 4 * r * sqrt_inner * e, 2 * r * inner * e_m * inv_sqrt_br)
-    return depth, (d_b, d_r)
+    m1 = jnp.where(inside, 4 * sqrt_inner * e, 2 * inner * e_m * inv_sqrt_br)
+    c1 = jnp.where(
+        inside,
+        (4 / 3) * sqrt_inner * (2 * e_m - e),
+        (2 / 3) * inner * (2 * e - e_m) * inv_sqrt_br,
+    )
+    return depth, (d_b, d_r), (m1, c1)
