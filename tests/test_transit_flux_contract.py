@@ -1,6 +1,7 @@
 """Contract of limb_darkened_flux over generated inputs: the documented CheckError naming every
-bad argument, or a finite flux within the stated tolerance of exoplanet-core in float64
-(exactly 1 out of transit, 0 under a covering disc, in [0, 1] for physical limb darkening)."""
+bad argument, or a finite flux within the stated tolerance of exoplanet-core (quadratic) or of
+the quadrature of the disc (other orders), exactly 1 out of transit and 0 under a covering disc
+(in [0, 1] for physical quadratic limb darkening)."""
 
 import math
 
@@ -8,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from _contract import assert_check_errors, contract
+from _transit_reference import quadrature_flux
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -71,3 +73,45 @@ def test_limb_darkened_flux_contract(dtype, b, r, u1, u2):
     x = np.linspace(0, 1, 1001)  # 1 - mu
     if np.all(1 - u1 * x - u2 * x**2 >= 0):  # no negative intensity: a fraction of the light
         assert np.all((flux >= -tol) & (flux <= 1 + tol))
+
+
+def _polynomial_violations(b, r, u) -> list[str]:
+    bad = [v for v in _violations(b, r, 0.0, 0.0) if not v.startswith("u")]
+    weights = [1 / ((n + 1) * (n + 2) // 2) for n in range(1, len(u) + 1)]
+    if not all(np.isfinite(u)):
+        bad.append("u must be finite")
+    elif not sum(x * w for x, w in zip(u, weights, strict=True)) < 1:
+        bad.append("u must give a positive stellar flux")
+    return bad
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@contract(40)
+@given(
+    b=st.lists(_numbers(-3.0, 3.0, [*SPECIAL, 1e30]), min_size=6, max_size=6),
+    r=_numbers(0.0, 3.0, [*SPECIAL, -0.1, 1.0, 0.5]),
+    order=st.sampled_from([1, 3, 4, 6]),
+    u=st.lists(_numbers(-1.0, 1.0, [*SPECIAL, 30.0]), min_size=6, max_size=6),
+)
+def test_polynomial_limb_darkened_flux_contract(dtype, b, r, order, u):
+    """Orders N != 2: the error naming each bad argument, or the documented accuracy against
+    the quadrature of the disc (``base (1 + sum_n 2^n |u_n|) / (1 - sum_n 2 u_n / ((n + 1)
+    (n + 2)))``, base 1e-7 in float32, 1e-14 in float64)."""
+    with float64(dtype == "float64"):
+        b, r, u = np.asarray(b, dtype), np.asarray(r, dtype), np.asarray(u[:order], dtype)
+        b64, r64, u64 = b.astype(np.float64), float(r), [float(x) for x in u]
+        expected_errors = _polynomial_violations(b64, r64, u64)
+        args = jnp.asarray(b), jnp.asarray(r), jnp.asarray(u)
+        if expected_errors:
+            call = lambda: limb_darkened_flux(*args)  # noqa: E731
+            assert_check_errors(call, "limb_darkened_flux", expected_errors)
+            return
+        flux = np.asarray(limb_darkened_flux(*args))
+    assert flux.dtype == dtype and np.all(np.isfinite(flux))
+    distance = np.abs(b64)
+    want = np.array([quadrature_flux(x, r64, *u64) for x in distance])
+    spread = 1 + sum(2**n * abs(x) for n, x in enumerate(u64, start=1))
+    total = 1 - sum(2 * x / ((n + 1) * (n + 2)) for n, x in enumerate(u64, start=1))
+    tol = (1e-7 if dtype == "float32" else 1e-14) * spread / total
+    assert np.all(np.abs(flux - want) <= tol)
+    assert np.all(flux[distance >= 1 + r64] == 1) and np.all(flux[distance <= r64 - 1] == 0)
