@@ -24,7 +24,7 @@ from diffkern.gp import (
     QuasiPeriodic,
     Sum,
 )
-from diffkern.testing import tolerance
+from diffkern.testing import check_grads, tolerance
 
 TAU = np.concatenate([[0.0], np.geomspace(1e-6, 30.0, 60)])
 
@@ -91,6 +91,31 @@ def test_values_match_numpy(make, reference, dtype):
     atol = tolerance(dtype, float32=2e-5, float64=1e-14)
     rtol = tolerance(dtype, float32=2e-6, float64=1e-13)
     np.testing.assert_allclose(value, reference(TAU), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("make, reference", REFERENCES)
+def test_matrix_matches_numpy_far_from_zero(make, reference, dtype):
+    """kernel(X1, X2) on inputs far from 0 (periodic kernels take sines of phases from an
+    origin inside the data, not per element: tau is never formed for them)."""
+    x1 = jnp.asarray(1000 + np.linspace(0, 30, 9), dtype)
+    x2 = jnp.asarray(1000 + np.geomspace(1e-3, 30, 7)[::-1], dtype)
+    K = make()(x1, x2)
+    assert K.shape == (9, 7) and K.dtype == dtype
+    tau = np.abs(np.asarray(x1, np.float64)[:, None] - np.asarray(x2, np.float64)[None, :])
+    atol = tolerance(dtype, float32=2e-5, float64=1e-13)
+    np.testing.assert_allclose(
+        K, reference(tau), rtol=tolerance(dtype, float32=2e-6, float64=1e-13), atol=atol
+    )
+
+
+@pytest.mark.parametrize("cls", [Cosine, ExpSineSquared, QuasiPeriodic])
+def test_periodic_matrix_derivatives(cls, x64):
+    """The grid form's derivatives in the inputs and the parameters (the phases' origin is
+    a stop_gradient: the kernel depends on differences only)."""
+    x = jnp.asarray([3.0, 4.1, 7.7, 9.2])
+    params = {Cosine: (2.3,), ExpSineSquared: (2.3, 1.4), QuasiPeriodic: (0.8, 5.0, 2.3, 1.4)}
+    p = jnp.asarray(params[cls])
+    check_grads(lambda x, p: cls(*p)(x, x + 0.3), (x, p), order=2, modes=("fwd", "rev"))
 
 
 def test_matrix_from_inputs(dtype):

@@ -61,11 +61,14 @@ class Kernel(eqx.Module):
         X1 = inputs(X1, "X1")
         X2 = X1 if X2 is None else inputs(X2, "X2")
         dtype = result_dtype(X1, X2)
-        tau = jnp.abs(X1.astype(dtype)[:, None] - X2.astype(dtype)[None, :])
-        K = self.evaluate(tau)
+        K = self._grid(X1.astype(dtype), X2.astype(dtype))
         if _checked_by_caller.get():
             return K
         return error_if_each(K, bound_checks(self, finite=True))
+
+    def _grid(self, x1: Float[Array, " n"], x2: Float[Array, " m"]) -> Float[Array, "n m"]:
+        """k(|x1[i] - x2[j]|); kernels with a cheaper form on the whole grid override it."""
+        return self.evaluate(jnp.abs(x1[:, None] - x2[None, :]))
 
     def state_space(self, dtype) -> StateSpace:
         """The state-space form (h, P, A(tau)) of this kernel in ``dtype``.
@@ -164,6 +167,9 @@ class Sum(_Pair):
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return self.left.evaluate(tau) + self.right.evaluate(tau)
 
+    def _grid(self, x1: Float[Array, " n"], x2: Float[Array, " m"]) -> Float[Array, "n m"]:
+        return self.left._grid(x1, x2) + self.right._grid(x1, x2)
+
 
 class Product(_Pair):
     """k(tau) = left(tau) * right(tau); Kronecker products of h, P and A."""
@@ -172,3 +178,6 @@ class Product(_Pair):
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return self.left.evaluate(tau) * self.right.evaluate(tau)
+
+    def _grid(self, x1: Float[Array, " n"], x2: Float[Array, " m"]) -> Float[Array, "n m"]:
+        return self.left._grid(x1, x2) * self.right._grid(x1, x2)

@@ -14,6 +14,7 @@ from jaxtyping import Array, Float
 
 from diffkern._arrays import cast
 from diffkern.gp._kernel import Kernel, parameter
+from diffkern.gp._phase import phase_grid
 from diffkern.gp._state_space import StateSpace
 
 
@@ -102,6 +103,9 @@ class Cosine(Kernel):
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         return jnp.cos(2 * math.pi * tau / cast(self.period, tau.dtype))
 
+    def _grid(self, x1: Float[Array, " n"], x2: Float[Array, " m"]) -> Float[Array, "n m"]:
+        return phase_grid(x1, x2, 2 * math.pi / cast(self.period, x1.dtype), sine=False)
+
     def state_space(self, dtype) -> StateSpace:
         # A rotation by the phase 2 pi tau / period; P = I.
         omega = 2 * math.pi / cast(self.period, dtype)
@@ -120,8 +124,14 @@ class ExpSineSquared(Kernel):
     gamma: Float[Array, ""] = parameter(positive=False)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
-        s = jnp.sin(math.pi * tau / cast(self.period, tau.dtype))
-        return jnp.exp(-cast(self.gamma, tau.dtype) * s * s)
+        return self._of_sine(jnp.sin(math.pi * tau / cast(self.period, tau.dtype)))
+
+    def _grid(self, x1: Float[Array, " n"], x2: Float[Array, " m"]) -> Float[Array, "n m"]:
+        return self._of_sine(phase_grid(x1, x2, math.pi / cast(self.period, x1.dtype), sine=True))
+
+    def _of_sine(self, s: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
+        """k from s = sin(pi tau / period)."""
+        return jnp.exp(-cast(self.gamma, s.dtype) * s * s)
 
 
 class QuasiPeriodic(Kernel):
@@ -136,7 +146,14 @@ class QuasiPeriodic(Kernel):
     gamma: Float[Array, ""] = parameter(positive=False)
 
     def evaluate(self, tau: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
+        return self._of(tau, jnp.sin(math.pi * tau / cast(self.period, tau.dtype)))
+
+    def _grid(self, x1: Float[Array, " n"], x2: Float[Array, " m"]) -> Float[Array, "n m"]:
+        s = phase_grid(x1, x2, math.pi / cast(self.period, x1.dtype), sine=True)
+        return self._of(x1[:, None] - x2[None, :], s)
+
+    def _of(self, tau: Float[Array, "*shape"], s: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
+        """k from tau (or -tau) and s = sin(pi tau / period)."""
         a = cast(self.amplitude, tau.dtype)
-        r = tau / cast(self.scale, tau.dtype)
-        s = jnp.sin(math.pi * tau / cast(self.period, tau.dtype))
+        r = tau * (1 / cast(self.scale, tau.dtype))
         return a * a * jnp.exp(-0.5 * r * r - cast(self.gamma, tau.dtype) * s * s)
