@@ -3,7 +3,8 @@ integration, built on :mod:`diffkern.orbits` and :mod:`diffkern.kepler`.
 
 * :class:`TransitOrbit` and :func:`sky_position`: where each planet is relative to the star
   (sky separation and side, in stellar radii), with the light-travel time as an option;
-* :func:`limb_darkened_flux`: the flux of a quadratically limb-darkened star behind a disc;
+* :func:`limb_darkened_flux`: the flux of a star with polynomial (quadratic, or any order)
+  limb darkening behind a disc;
 * :func:`light_curve` and :class:`LightCurve`: the light curve of a star's planets, averaged
   over each exposure;
 * :func:`scaled_semi_major_axis` (from the stellar density) and :func:`impact_parameter`
