@@ -36,8 +36,9 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -181,12 +182,37 @@ def _joined(messages: Iterable[str], failed: Iterable[Any]) -> str:
     return "; ".join(dict.fromkeys(m for m, bad in zip(messages, failed, strict=True) if bad))
 
 
+def any_each(preds: Sequence[ArrayLike]) -> list[Array]:
+    """``jnp.any`` of each predicate, with one reduction per distinct shape.
+
+    The predicates of one shape are stacked and reduced together: XLA compiles each
+    reduction into loops of its own, so a dozen checks of the same arrays would cost a
+    dozen passes over them and their share of compile time.
+    """
+    preds = [jnp.asarray(pred).astype(bool) for pred in preds]
+    flags: list[Array | None] = [None] * len(preds)
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for i, pred in enumerate(preds):
+        shapes.setdefault(pred.shape, []).append(i)
+    for shape, members in shapes.items():
+        if len(members) == 1 or math.prod(shape) <= 1:
+            for i in members:
+                flags[i] = preds[i].reshape(()) if preds[i].size == 1 else jnp.any(preds[i])
+            continue
+        stacked = jnp.any(
+            jnp.stack([preds[i] for i in members]), axis=tuple(range(1, len(shape) + 1))
+        )
+        for k, i in enumerate(members):
+            flags[i] = stacked[k]
+    return flags
+
+
 def _failed_flag(checks: list[tuple[ArrayLike, str]]) -> Array | None:
     """The scalar flag "some check failed" (per ``vmap`` batch element), raising on the host
     with the failed checks' messages when it is True; None when every check is known to pass
     while tracing. One host callback for all the checks: each would add its own conditional
     and callback to the program (compile time)."""
-    preds = [jnp.any(jnp.asarray(pred)) for pred, _ in checks]
+    preds = any_each([pred for pred, _ in checks])
     messages = tuple(message for _, message in checks)
     bad = functools.reduce(jnp.logical_or, preds)
     if os.environ.get("EQX_ON_ERROR") == "breakpoint":
@@ -264,7 +290,7 @@ def error_if_each(x, checks: Iterable[tuple[ArrayLike, str]]):
         return x
     if _check_mode == "raise" and not _as_nan.get():
         return _raise_if(x, rest)
-    bad = functools.reduce(jnp.logical_or, [jnp.any(jnp.asarray(pred)) for pred, _ in rest])
+    bad = functools.reduce(jnp.logical_or, any_each([pred for pred, _ in rest]))
     return jax.tree_util.tree_map(lambda leaf: _poison(jnp.asarray(leaf), bad), x)
 
 
@@ -306,7 +332,7 @@ def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
             out = fn(*args, **kwargs)
         finally:
             _collector.reset(token)
-        conditions = tuple(jnp.any(condition) for condition, _ in collector.checks)
+        conditions = tuple(any_each([condition for condition, _ in collector.checks]))
         messages = tuple(message for _, message in collector.checks)
         return out, conditions, messages
 

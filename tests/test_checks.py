@@ -102,3 +102,19 @@ def test_error_if_each_names_every_failed_check():
         checked_each(jnp.asarray([1.0, 20.0]))
     with pytest.raises(Exception, match="x must be > 0"):  # the caller's jit: a callback
         jax.block_until_ready(jax.jit(checked_each)(jnp.asarray([-1.0])))
+
+
+def test_flags_of_many_checks_share_one_reduction_per_shape():
+    """40 checks of one shape, others of another shape and a scalar: each flag is jnp.any of
+    its own predicate, also under jit and vmap; one reduction per shape."""
+    from diffkern._checks import any_each
+
+    x = jnp.arange(12.0).reshape(3, 4)
+    preds = [x == k for k in range(0, 40, 3)] + [x > 100.0] * 27 + [x[0] > 2.0, x[0, 0] > 1.0]
+    expected = [bool(jnp.any(p)) for p in preds]
+    assert [bool(f) for f in any_each(preds)] == expected
+    assert [bool(f) for f in jax.jit(any_each)(preds)] == expected
+    batched = jax.vmap(lambda x: jnp.stack(any_each([x == 5.0, x > 6.0, x < 0.0])))(x)
+    assert batched.tolist() == [[False, False, False], [True, True, False], [False, True, False]]
+    hlo = jax.jit(any_each).lower(preds).as_text()
+    assert hlo.count("stablehlo.reduce") == 2  # one for (3, 4), one for (4,)

@@ -13,6 +13,8 @@ not to be trusted (float32 with duplicate inputs and tiny noise, or very long co
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -20,6 +22,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from diffkern._arrays import concrete, error_if, error_if_each
+from diffkern._checks import any_each
 from diffkern.gp._parameter import bound_checks
 
 # Pivot bound, in units of eps: max(n, _MIN_PIVOT_EPS); above the dense solver's default jitter.
@@ -31,6 +34,13 @@ DATA = "y - mean(X)"  # the name of the residual in messages
 def finite_message(name: str) -> str:
     """The error for non-finite values of the input ``name``."""
     return f"{name} must be finite (it holds NaN or inf)"
+
+
+def _kept(bad: Bool[Array, "*shape"], mask: Bool[Array, "*batch"] | None) -> Bool[Array, "*shape"]:
+    """``bad`` (..., N, *rest) where ``mask`` (..., N) keeps a point, False elsewhere."""
+    if mask is None:
+        return bad
+    return bad & jnp.reshape(mask, mask.shape + (1,) * (bad.ndim - mask.ndim))
 
 
 def finite_at(x: ArrayLike, mask: ArrayLike | None, xp=jnp) -> Bool[ArrayLike, ""]:
@@ -82,18 +92,24 @@ def finite_inputs(
     enter the pivots. The parameter bounds are checked here, in the solver's call, rather
     than when a kernel is built inside ``jit``: one run-time check for the whole call.
     """
-    params = [jnp.all(jnp.isfinite(p)) for p in jax.tree_util.tree_leaves(kernel)]
-    ok = jnp.all(jnp.stack(params)) if params else jnp.asarray(True)
+    leaves = jax.tree_util.tree_leaves(kernel)
+    bad = [~jnp.isfinite(p) for p in leaves]
+    for name, x in arrays.items():
+        bad.append(_kept(~jnp.isfinite(x), mask))
+        if name == "diag":
+            bad.append(_kept(x < 0, mask))
+    flags = iter(any_each(bad))  # one reduction for all the arrays of one shape
+    ok = ~functools.reduce(jnp.logical_or, [next(flags) for _ in leaves], jnp.asarray(False))
     bounds = [(ok & bad, message) for bad, message in bound_checks(kernel)]
     kernel_checks = [(~ok, finite_message("every kernel parameter")), *bounds]
     for bad, _ in bounds:
         ok = ok & ~bad
     out = {}
     for name, x in arrays.items():
-        finite = finite_at(x, mask)
+        finite = ~next(flags)
         checks = [(~finite, finite_message(name))]
         if name == "diag":
-            negative = ~finite_at(jnp.where(x < 0, jnp.nan, x), mask)
+            negative = next(flags)
             checks.append((finite & negative, "diag must be >= 0"))
             finite = finite & ~negative
         if not out:  # the kernel's checks ride on the first array, which every caller uses
