@@ -82,3 +82,26 @@ def quadrature_flux(b: float, r: float, *u: float) -> float:
     ends = sorted({low, high, *kinks})
     integral = sum(piece(x, y) for x, y in zip(ends[:-1], ends[1:], strict=False))
     return integral / total if r > 1 else 1 - integral / total
+
+
+def flux_derivatives(points: list[tuple[float, float]], u: np.ndarray, dtype: str) -> list:
+    """``limb_darkened_flux``'s reverse-mode gradient in (b, r, u) and its forward-mode
+    derivatives in b and r, at each ``(b, r)`` of ``points`` with the same ``u``, under
+    ``jit(vmap)`` in ``dtype``."""
+    import jax
+    import jax.numpy as jnp
+
+    from diffkern.precision import float64
+    from diffkern.transit import limb_darkened_flux as f
+
+    def derivatives(b, r, u):
+        grads = jax.grad(f, argnums=(0, 1, 2))(b, r, u)
+        zb, zr, zu = jnp.zeros_like(b), jnp.zeros_like(r), jnp.zeros_like(u)
+        jvp_b = jax.jvp(f, (b, r, u), (jnp.ones_like(b), zr, zu))[1]
+        jvp_r = jax.jvp(f, (b, r, u), (zb, jnp.ones_like(r), zu))[1]
+        return [*grads, jvp_b, jvp_r]
+
+    with float64(dtype == "float64"):
+        b, r = (jnp.asarray(x, dtype) for x in zip(*points, strict=True))
+        us = jnp.asarray(np.broadcast_to(u, (len(points), np.size(u))), dtype)
+        return [np.asarray(d) for d in jax.jit(jax.vmap(derivatives))(b, r, us)]

@@ -32,6 +32,17 @@ def _tolerance(dtype: str, r: float, u1: float, u2: float) -> float:
     return base * (1 + abs(u1) + 2 * abs(u2)) / (1 - u1 / 3 - u2 / 6)
 
 
+def _flux_or_errors(b, r, u, expected_errors: list[str]) -> np.ndarray | None:
+    """The flux, or None once the call is seen to raise exactly ``expected_errors``."""
+    args = jnp.asarray(b), jnp.asarray(r), jnp.asarray(u)
+    if expected_errors:
+        assert_check_errors(
+            lambda: limb_darkened_flux(*args), "limb_darkened_flux", expected_errors
+        )
+        return None
+    return np.asarray(limb_darkened_flux(*args))
+
+
 def _violations(b, r, u1, u2) -> list[str]:
     bad = []
     if not np.all(np.isfinite(b)):
@@ -58,12 +69,9 @@ def test_limb_darkened_flux_contract(dtype, b, r, u1, u2):
         b, r, u = np.asarray(b, dtype), np.asarray(r, dtype), np.asarray([u1, u2], dtype)
         r64, u1, u2 = float(r), float(u[0]), float(u[1])
         expected_errors = _violations(b.astype(np.float64), r64, u1, u2)
-        args = jnp.asarray(b), jnp.asarray(r), jnp.asarray(u)
-        if expected_errors:
-            call = lambda: limb_darkened_flux(*args)  # noqa: E731
-            assert_check_errors(call, "limb_darkened_flux", expected_errors)
+        flux = _flux_or_errors(b, r, u, expected_errors)
+        if flux is None:
             return
-        flux = np.asarray(limb_darkened_flux(*args))
     assert flux.dtype == dtype and np.all(np.isfinite(flux))
     distance = np.abs(b.astype(np.float64))
     want = 1 + exoplanet_core.quad_limbdark_light_curve(u1, u2, distance, np.full(6, r64))
@@ -101,12 +109,9 @@ def test_polynomial_limb_darkened_flux_contract(dtype, b, r, order, u):
         b, r, u = np.asarray(b, dtype), np.asarray(r, dtype), np.asarray(u[:order], dtype)
         b64, r64, u64 = b.astype(np.float64), float(r), [float(x) for x in u]
         expected_errors = _polynomial_violations(b64, r64, u64)
-        args = jnp.asarray(b), jnp.asarray(r), jnp.asarray(u)
-        if expected_errors:
-            call = lambda: limb_darkened_flux(*args)  # noqa: E731
-            assert_check_errors(call, "limb_darkened_flux", expected_errors)
+        flux = _flux_or_errors(b, r, u, expected_errors)
+        if flux is None:
             return
-        flux = np.asarray(limb_darkened_flux(*args))
     assert flux.dtype == dtype and np.all(np.isfinite(flux))
     distance = np.abs(b64)
     want = np.array([quadrature_flux(x, r64, *u64) for x in distance])

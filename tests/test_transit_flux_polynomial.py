@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _transit_reference import quadrature_flux
+from _transit_reference import flux_derivatives, quadrature_flux
 
 from diffkern import CheckError
 from diffkern.jit import count_compiles
@@ -110,22 +110,10 @@ TINY = [(0.0, 1e-7), (0.5, 1e-7), (0.9, 1e-7)]
 POINTS = EDGES + SINGULAR + SIDES + TINY
 
 
-def _derivatives(b, r, u):
-    """Gradient in reverse mode and the directional derivatives in b and r in forward mode."""
-    f = limb_darkened_flux
-    grads = jax.grad(f, argnums=(0, 1, 2))(b, r, u)
-    jvp_b = jax.jvp(f, (b, r, u), (jnp.ones_like(b), jnp.zeros_like(r), jnp.zeros_like(u)))[1]
-    jvp_r = jax.jvp(f, (b, r, u), (jnp.zeros_like(b), jnp.ones_like(r), jnp.zeros_like(u)))[1]
-    return [*grads, jvp_b, jvp_r]
-
-
 @functools.cache
 def _point_derivatives(dtype: str) -> list[np.ndarray]:
-    """:func:`_derivatives` at :data:`POINTS` under ``jit(vmap)``, once per dtype."""
-    with float64(dtype == "float64"):
-        b, r = (jnp.asarray(x, dtype) for x in zip(*POINTS, strict=True))
-        u = jnp.asarray(np.broadcast_to(U4, (len(POINTS), U4.size)), dtype)
-        return [np.asarray(d) for d in jax.jit(jax.vmap(_derivatives))(b, r, u)]
+    """:func:`flux_derivatives` at :data:`POINTS` with ``U4``, once per dtype."""
+    return flux_derivatives(POINTS, U4, dtype)
 
 
 def test_derivatives_are_finite_and_modes_agree(dtype):
