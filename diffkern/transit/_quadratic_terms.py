@@ -96,9 +96,14 @@ def _sin_square_moment(k, sin_k, cos_k) -> Float[Array, "*b"]:
 
 def stand_ins(b: Float[Array, "*b"], r: Float[Array, "*b"]):
     """``(b, r, none, full, overlap)``: where the discs do not overlap (``none``) or the star is
-    covered (``full``), ``b`` and ``r`` are replaced by a safe overlapping pair."""
+    covered (``full``), ``b`` and ``r`` are replaced by a safe overlapping pair.
+
+    The star counts as covered up to ``b <= r - 1 + eps``: at ``r ~ 1`` and ``b -> 0`` the
+    edge-crossing formulas divide by ``b`` and square it (``b^2`` underflows below about 1e-19
+    in float32), while the exact flux there is ``O(b)``, so covered is within ``O(eps)``.
+    """
     none = (b >= 1 + r) | (r == 0)
-    full = ~none & (b <= r - 1)
+    full = ~none & (b <= (r - 1) + float(jnp.finfo(b.dtype).eps))
     overlap = ~(none | full)
     return jnp.where(overlap, b, 0.5), jnp.where(overlap, r, 0.25), none, full, overlap
 
