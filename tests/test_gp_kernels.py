@@ -241,6 +241,23 @@ def test_traced_bad_parameter_raises_where_the_kernel_is_used():
     assert np.isfinite(jax.jit(log_probability)(*good))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_kernel_matrix_of_non_finite_inputs_raises(bad):
+    """kernel(X1, X2) names the non-finite input: at once when its values are known (also
+    under eager grad), in the run-time check under jit (never a silent NaN matrix)."""
+    kernel, x = QuasiPeriodic(1.0, 2.0, 3.0, 0.5), np.array([0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="X1 must be finite"):
+        kernel(np.array([0.0, bad]))
+    with pytest.raises(ValueError, match="X2 must be finite"):
+        kernel(x, np.array([bad]))
+    with pytest.raises(ValueError, match="X1 must be finite"):
+        jax.grad(lambda X: kernel(X).sum())(jnp.array([0.0, bad]))
+    matrix = jax.jit(lambda X1, X2: kernel(X1, X2))
+    with pytest.raises(CALLBACK_ERRORS, match="CheckError: .*X2 must be finite"):
+        matrix(jnp.asarray(x), jnp.array([1.0, bad]))
+    assert np.isfinite(matrix(jnp.asarray(x), jnp.asarray(x))).all()
+
+
 def test_inputs_must_be_1d():
     with pytest.raises(ValueError, match="X1 must be 1-D"):
         Exp(1.0)(jnp.ones((3, 2)))

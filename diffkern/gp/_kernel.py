@@ -16,8 +16,15 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from diffkern._arrays import cast, check_values, error_if_each, inputs, result_dtype
-from diffkern.gp._finite import check_finite
+from diffkern._arrays import (
+    cast,
+    check_values,
+    concrete,
+    error_if_each,
+    inputs,
+    result_dtype,
+)
+from diffkern.gp._finite import check_finite, finite_message
 from diffkern.gp._parameter import bound_checks, parameter, parameters
 from diffkern.gp._state_space import StateSpace, direct_sum, kron
 
@@ -56,15 +63,23 @@ class Kernel(eqx.Module):
         """The covariance matrix ``K[i, j] = k(|X1[i] - X2[j]|)`` (``X2`` defaults to ``X1``).
 
         ``X1`` has shape (N,), ``X2`` (M,); the result takes the floating dtype of the inputs.
-        Traced parameters are checked here: finite, and within their bounds (see :class:`Kernel`).
+        The inputs must be finite and the parameters finite and within their bounds (see
+        :class:`Kernel`): ``ValueError`` at once for values known now, else a run-time check.
         """
-        X1 = inputs(X1, "X1")
-        X2 = X1 if X2 is None else inputs(X2, "X2")
+        named = {"X1": inputs(X1, "X1")}
+        if X2 is not None:
+            named["X2"] = inputs(X2, "X2")
+        X1, X2 = named["X1"], named.get("X2", named["X1"])
         dtype = result_dtype(X1, X2)
         K = self._grid(X1.astype(dtype), X2.astype(dtype))
         if _checked_by_caller.get():
             return K
-        return error_if_each(K, bound_checks(self, finite=True))
+        checks = bound_checks(self, finite=True)
+        for name, x in named.items():
+            check_finite(x, name, traced=False)  # ValueError now when the values are known
+            if concrete(x) is None:
+                checks.append((~jnp.isfinite(x), finite_message(name)))
+        return error_if_each(K, checks)
 
     def _grid(self, x1: Float[Array, " n"], x2: Float[Array, " m"]) -> Float[Array, "n m"]:
         """k(|x1[i] - x2[j]|); kernels with a cheaper form on the whole grid override it."""
