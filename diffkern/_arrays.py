@@ -55,6 +55,9 @@ def result_dtype(*args) -> np.dtype:
 
     Integer and boolean inputs never widen the result; Python scalars are weakly typed.
     """
+    # numpy arrays are never weakly typed: one of each dtype decides as well as all of them
+    # (ragged calls pass hundreds of series).
+    args = list({a.dtype if isinstance(a, np.ndarray) else id(a): a for a in args}.values())
     floats = [a for a in args if jnp.issubdtype(jnp.result_type(a), jnp.floating)]
     if not floats:
         return default_float()

@@ -180,7 +180,7 @@ class Quasisep(Solver):
             return platform(*arrays) != "cpu"
         return self.method == "parallel"
 
-    def check(self, kernel: Kernel, X: Series, name: str = "X", mask: SeriesMask = None) -> None:
+    def check_kernel(self, kernel: Kernel) -> None:
         if not kernel.has_state_space():
             lacking = ", ".join(sorted(set(_without_state_space(kernel))))
             where = "" if lacking == type(kernel).__name__ else f" (in {type(kernel).__name__})"
@@ -189,6 +189,8 @@ class Quasisep(Solver):
                 "state-space form (Kernel.state_space); use solver='cholesky' (the dense "
                 "solver, any kernel) or solver='auto' (which picks it for this kernel)"
             )
+
+    def check_inputs(self, X: Series, name: str = "X", mask: SeriesMask = None) -> None:
         # Raises now when X is concrete; traced X is checked at run time by _problem.
         check_sorted(X, name, mask, traced=False)
 

@@ -54,11 +54,26 @@ def resolve_solver(
         dense = Dense(**options)  # checks on_failure and jitter whichever solver is chosen
         if solver == "auto":
             quasisep = Quasisep()
-            fits = all(
-                x.shape[-1] >= min_n and quasisep.accepts(kernel, x, mask) for x in inputs.values()
+            fits = all(x.shape[-1] >= min_n for x in inputs.values()) and _passes(
+                quasisep, kernel, inputs, mask
             )
             return quasisep if fits else dense
         chosen = dense if solver == "cholesky" else Quasisep()
-    for name, x in inputs.items():
-        chosen.check(kernel, x, name, mask)
+    _check(chosen, kernel, inputs, mask)
     return chosen
+
+
+def _check(solver: Solver, kernel: Kernel, inputs, mask) -> None:
+    """The solver's checks of the kernel (once) and of every input (ValueError on failure)."""
+    solver.check_kernel(kernel)
+    check_inputs = solver.check_inputs  # one bound method for all the series
+    for name, x in inputs.items():
+        check_inputs(x, name, mask)
+
+
+def _passes(solver: Solver, kernel: Kernel, inputs, mask) -> bool:
+    try:
+        _check(solver, kernel, inputs, mask)
+    except ValueError:
+        return False
+    return True

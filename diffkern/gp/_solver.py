@@ -2,7 +2,8 @@
 
 A solver is an Equinox module whose fields are static configuration; it holds no data.
 :func:`diffkern.gp._resolve.resolve_solver` picks one from a name. A new solver subclasses
-:class:`Solver`, implements its methods and says in :meth:`Solver.check` what it cannot take.
+:class:`Solver`, implements its methods and says in :meth:`Solver.check_kernel` and
+:meth:`Solver.check_inputs` what it cannot take.
 """
 
 from __future__ import annotations
@@ -37,10 +38,18 @@ class Solver(eqx.Module):
     # series costs as much as a real one (pad counts finely), more where it is cheap.
     min_series_bucket: ClassVar[int] = 1
 
+    def check_kernel(self, kernel: Kernel) -> None:
+        """Raise ``ValueError`` for a kernel this solver cannot take (default: none)."""
+
+    def check_inputs(self, X: Series, name: str = "X", mask: SeriesMask = None) -> None:
+        """Raise ``ValueError`` for inputs (at the points kept by ``mask``) this solver cannot
+        take: what is known before tracing; traced inputs are checked again at run time where
+        they are used (default: none)."""
+
     def check(self, kernel: Kernel, X: Series, name: str = "X", mask: SeriesMask = None) -> None:
-        """Raise ``ValueError`` for a kernel or inputs (at the points kept by ``mask``) this
-        solver cannot take: what is known before tracing; traced inputs are checked again at
-        run time where they are used."""
+        """:meth:`check_kernel`, then :meth:`check_inputs`."""
+        self.check_kernel(kernel)
+        self.check_inputs(X, name, mask)
 
     def accepts(self, kernel: Kernel, X: Series, mask: SeriesMask = None) -> bool:
         """Whether :meth:`check` passes (traced inputs count as acceptable)."""
