@@ -30,6 +30,8 @@ COMMANDS = {
     "demo-quick": ["demo", "--quick", "--no-plot", "--out", "out"],
     "demo": ["demo", "--out", "out"],
     "bench-quick": ["bench", "--quick"],
+    "transit-quick": ["demo", "--transit", "--quick", "--no-plot", "--out", "out"],
+    "transit": ["demo", "--transit", "--no-plot", "--out", "out"],
 }
 
 
