@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 CACHE=$(mktemp -d "${TMPDIR:-/tmp}/diffkern-test-cache.XXXXXX")
 trap 'rm -rf "$CACHE"' EXIT
 # A test still running after 10 minutes fails with every thread's stack (pytest-timeout).
-WORKERS=(-n "${DIFFKERN_TEST_WORKERS:-auto}" --dist loadfile --durations=10 --timeout=600
+WORKERS=(-n "${DIFFKERN_TEST_WORKERS:-auto}" --dist loadfile --durations=25 --timeout=600
          --timeout-method=thread)
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 stage ruff
