@@ -1,4 +1,5 @@
-"""Solver objects: the resolver's choices, accepts/check, the one sortedness check, compiles."""
+"""Solver objects: the resolver's choices, check_kernel/check_inputs/accepts, the one sortedness
+check, compiles."""
 
 import equinox as eqx
 import jax
@@ -243,6 +244,34 @@ def test_a_new_solver_plugs_in(x64):
     np.testing.assert_allclose(ours.log_probability(y), dense.log_probability(y), rtol=1e-12)
     for a, b in zip(ours.condition(y), dense.condition(y), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_new_solver_says_what_it_cannot_take():
+    """A solver's check_kernel runs once per call and check_inputs once per series: their
+    ValueError reaches the caller, for a GaussianProcess and for every series of a ragged call."""
+    seen = []
+
+    class Picky(Dense):
+        def check_kernel(self, kernel):
+            seen.append("kernel")
+            if isinstance(kernel, ExpSquared):
+                raise ValueError("Picky takes no ExpSquared; use Matern32")
+
+        def check_inputs(self, X, name="X", mask=None):
+            seen.append(name)
+            if np.shape(X)[-1] > 20:
+                raise ValueError(f"{name} is too long for Picky")
+
+    x, y = _data(15, 5)
+    with pytest.raises(ValueError, match="Picky takes no ExpSquared"):
+        GaussianProcess(ExpSquared(1.0), x, diag=0.1, solver=Picky())
+    with pytest.raises(ValueError, match="xs\\[2\\] is too long"):
+        log_probability_ragged(Matern32(1.0), [x, x[:5], _data(25)[0]], [y, y[:5], _data(25)[1]],
+                               solver=Picky())  # fmt: skip
+    seen.clear()
+    log_probability_ragged(Matern32(1.0), [x, x[:5], x[:9]], [y, y[:5], y[:9]], solver=Picky())
+    assert seen[:4] == ["kernel", "xs[0]", "xs[1]", "xs[2]"]
+    assert not Picky().accepts(ExpSquared(1.0), x) and Picky().accepts(Matern32(1.0), x)
 
 
 @eqx.filter_jit
