@@ -274,6 +274,22 @@ def test_a_new_solver_says_what_it_cannot_take():
     assert not Picky().accepts(ExpSquared(1.0), x) and Picky().accepts(Matern32(1.0), x)
 
 
+def test_a_solver_that_overrides_check_keeps_it():
+    """A solver written against check(kernel, X, name, mask) alone still has it called."""
+
+    class Short(Dense):
+        def check(self, kernel, X, name="X", mask=None):
+            if np.shape(X)[-1] > 10:
+                raise ValueError(f"{name} holds more than 10 points")
+
+    x, y = _data(15, 5)
+    with pytest.raises(ValueError, match="X holds more than 10 points"):
+        GaussianProcess(Matern32(1.0), x, diag=0.1, solver=Short())
+    assert np.isfinite(GaussianProcess(Matern32(1.0), x[:8], diag=0.1, solver=Short())
+                       .log_probability(y[:8]))  # fmt: skip
+    assert not Short().accepts(Matern32(1.0), x)
+
+
 @eqx.filter_jit
 def _public_results(kernel, x, y, x_test, solver):
     """log-probability, its gradient and conditioning, through GaussianProcess (one program)."""

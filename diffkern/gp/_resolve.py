@@ -64,7 +64,14 @@ def resolve_solver(
 
 
 def _check(solver: Solver, kernel: Kernel, inputs, mask) -> None:
-    """The solver's checks of the kernel (once) and of every input (ValueError on failure)."""
+    """The solver's checks of the kernel (once) and of every input (ValueError on failure).
+
+    A solver that overrides :meth:`Solver.check` itself (rather than its two parts) gets that
+    called for every input."""
+    if type(solver).check is not Solver.check:
+        for name, x in inputs.items():
+            solver.check(kernel, x, name, mask)
+        return
     solver.check_kernel(kernel)
     check_inputs = solver.check_inputs  # one bound method for all the series
     for name, x in inputs.items():
