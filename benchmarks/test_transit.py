@@ -1,7 +1,9 @@
 """Quadratic limb-darkened transit flux: diffkern vs exoplanet-core, jaxoplanet and batman.
 
-Every group computes the flux at the same ``(b, r, u)`` (``b`` uniform in [0, 1.2], so about
-8% of the points are out of transit; ``r = 0.1``; ``u = (0.4, 0.26)``) in float64; each
+Every group computes the flux at the same ``(b, r, u)`` in float64 (``r = 0.1``;
+``u = (0.4, 0.26)``): ``b`` uniform in [0, 1.2], so about 8% of the points are out of transit,
+or, in the "light curve" groups, the separations of a time-ordered light curve (100 days of a
+3-day orbit at ``a / R* = 15`` and impact parameter 0.3, 2.3% of the points in transit). Each
 library's answer is checked against exoplanet-core before it is timed. Value+grad: the flux and
 the gradient of its sum with respect to ``b``, ``r`` (one per point) and ``u``.
 """
@@ -24,9 +26,12 @@ U = (0.4, 0.26)
 TOL = {"diffkern": 1e-12, "jaxoplanet": 1e-10, "batman": 1e-6}
 
 
-def _inputs(n: int):
-    rng = np.random.default_rng(42)
-    b = rng.uniform(0, 1.2, n)
+def _inputs(n: int, light_curve: bool = False):
+    if light_curve:
+        phase = (np.linspace(0, 100 / 3, n) + 0.5) % 1 - 0.5  # orbits since mid-transit
+        b = np.hypot(2 * np.pi * 15 * phase, 0.3)  # the planet's motion taken as straight
+    else:
+        b = np.random.default_rng(42).uniform(0, 1.2, n)
     r = np.full(n, 0.1)
     return b, r, 1 + exoplanet_core.quad_limbdark_light_curve(*U, b, r)
 
@@ -53,9 +58,10 @@ def _value_and_grad(fn):
 
 @pytest.mark.parametrize("n", sizes([10**6], smoke=64))
 @pytest.mark.parametrize("library", ["diffkern", "exoplanet-core", "jaxoplanet", "batman"])
-def test_transit_value(bench, library, n):
-    b, r, ref = _inputs(n)
-    group = f"transit value float64 N={n}"
+@pytest.mark.parametrize("light_curve", [False, True], ids=["uniform", "light-curve"])
+def test_transit_value(bench, library, n, light_curve):
+    b, r, ref = _inputs(n, light_curve)
+    group = f"transit {'light curve ' if light_curve else ''}value float64 N={n}"
     info = dict(group=group, library=library, n=n, dtype="float64")
     with float64():
         args = jnp.asarray(b), jnp.asarray(r), jnp.asarray(U)

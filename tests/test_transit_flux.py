@@ -226,6 +226,34 @@ def test_derivative_in_r_vanishes_as_r_goes_to_zero(x64):
     np.testing.assert_allclose(d_r, -2 * r * intensity / (1 - U0[0] / 3 - U0[1] / 6), rtol=1e-6)
 
 
+@pytest.mark.parametrize("u", [U0, (0.1, 0.2, 0.3)])
+def test_long_light_curves_equal_their_pieces(u, x64):
+    """Over 4096 points the CPU program runs in blocks and skips those with no point in
+    transit: the flux and its VJP equal those of pieces short enough to run whole
+    (2.5 blocks of a time-ordered transit, so that whole blocks lie out of transit, the last
+    one is partial, and one out-of-transit block holds an invalid point)."""
+    n = 10_240
+    b = jnp.asarray(np.abs(np.linspace(-3.0, 1.0, n)))
+    r = jnp.full(n, 0.1).at[-1].set(-1.0)  # invalid, in a block otherwise out of transit
+    u = jnp.asarray(u)
+
+    def flux(b, r):
+        return limb_darkened_flux(b, r, u, check=False)
+
+    def vjp(b, r):
+        out, pullback = jax.vjp(flux, b, r)
+        return jnp.stack(pullback(jnp.where(jnp.isnan(out), 0, jnp.cos(b))), -1)
+
+    for fn in (flux, vjp):
+        got = jax.jit(fn)(b, r)
+        pieces = jax.jit(jax.vmap(fn))(b.reshape(10, -1), r.reshape(10, -1))  # 1024 each
+        np.testing.assert_allclose(got, pieces.reshape(got.shape), rtol=1e-14, atol=1e-16)
+    value = jax.jit(flux)(b, r)
+    assert np.all(value[:-1][b[:-1] >= 1.1] == 1) and bool(jnp.isnan(value[-1]))
+    with pytest.raises(CheckError, match="r must be finite and >= 0"):
+        limb_darkened_flux(b, r, u)
+
+
 # --------------------------------------------------------------------- contract and errors
 
 

@@ -1,4 +1,5 @@
-"""Elementwise flux programs with analytic derivatives, evaluated in cache-sized blocks on CPU."""
+"""Elementwise flux programs ``fn(b, r, *rest)`` with analytic derivatives, evaluated in
+cache-sized blocks on CPU."""
 
 from __future__ import annotations
 
@@ -15,15 +16,48 @@ from jaxtyping import Array, Float
 _CPU_BLOCK = 4096
 
 
-def by_blocks(where: str, fn, *arrays: Float[Array, "*b"]):
-    """``fn`` (elementwise, arrays of one shape) over blocks of ``_CPU_BLOCK`` elements on CPU,
-    over the whole arrays elsewhere (``where`` is the platform, static)."""
-    shape = arrays[0].shape
-    if where != "cpu" or arrays[0].size <= _CPU_BLOCK:
+def by_blocks(where: str, fn, b: Float[Array, "*b"], r: Float[Array, "*b"], *rest):
+    """``fn(b, r, *rest)`` (an elementwise flux program, arrays of one shape) over blocks of
+    ``_CPU_BLOCK`` elements on CPU, over the whole arrays elsewhere (``where`` is the platform,
+    static).
+
+    A block where the discs nowhere overlap (``|b| >= 1 + r`` or ``r = 0``) skips ``fn``: its
+    first output is 1 there and every other output 0, as ``fn``'s are. A light curve is mostly
+    out of transit, so most blocks of a time-ordered one cost next to nothing. Each block runs in
+    a ``lax.cond`` branch, which also keeps XLA from fusing the program with the block's slicing
+    (fusions that slice or update in place compile to slower code).
+    """
+    arrays = (b, r, *rest)
+    if where != "cpu" or b.size <= _CPU_BLOCK:
         return fn(*arrays)
     flat = [x.reshape(-1) for x in arrays]
-    out = jax.lax.map(lambda xs: fn(*xs), flat, batch_size=_CPU_BLOCK)
-    return jax.tree_util.tree_map(lambda x: x.reshape(shape), out)
+    size = b.size
+
+    def block(i, out):
+        # The last block ends at the last element (overlapping its predecessor), so no
+        # remainder needs a program of its own.
+        start = jnp.minimum(i * _CPU_BLOCK, size - _CPU_BLOCK)
+        xs = [jax.lax.dynamic_slice_in_dim(x, start, _CPU_BLOCK) for x in flat]
+        ys = _unless_apart(fn, *xs)
+        return jax.tree_util.tree_map(
+            lambda o, y: jax.lax.dynamic_update_slice_in_dim(o, y, start, 0), out, ys
+        )
+
+    shapes = jax.eval_shape(fn, *flat)
+    out = jax.tree_util.tree_map(lambda x: jnp.empty(x.shape, x.dtype), shapes)
+    out = jax.lax.fori_loop(0, -(-size // _CPU_BLOCK), block, out)
+    return jax.tree_util.tree_map(lambda x: x.reshape(b.shape), out)
+
+
+def _unless_apart(fn, b, r, *rest):
+    """``fn(b, r, *rest)``, or its constant value where the discs are apart everywhere."""
+    leaves, tree = jax.tree_util.tree_flatten(jax.eval_shape(fn, b, r, *rest))
+
+    def apart(*_):
+        constants = [jnp.full(x.shape, 1 if i == 0 else 0, x.dtype) for i, x in enumerate(leaves)]
+        return jax.tree_util.tree_unflatten(tree, constants)
+
+    return jax.lax.cond(jnp.all((jnp.abs(b) >= 1 + r) | (r == 0)), apart, fn, b, r, *rest)
 
 
 def with_partials(evaluate: Callable) -> Callable:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import jax.numpy as jnp
 import numpy as np
@@ -50,6 +51,23 @@ def invalid(b, r, u: list) -> list[tuple[Bool[Array, "*batch"], str]]:
     return [(bad, f"limb_darkened_flux: {message}") for bad, message in checks]
 
 
+def valid(b, r, u: list) -> Bool[Array, "*batch"]:
+    """Where every argument is valid (:func:`invalid`)."""
+    return ~functools.reduce(jnp.logical_or, [bad for bad, _ in invalid(b, r, u)])
+
+
+def valid_only(evaluate: Callable) -> Callable:
+    """``evaluate(b, r, *u)`` where the arguments are valid, and at ``b = r = u = 0`` (no
+    overlap: flux 1) elsewhere; inside the flux program, so that no sanitised copy of the
+    inputs is stored."""
+
+    def run(b, r, *u):
+        ok = valid(b, r, list(u))
+        return evaluate(*(jnp.where(ok, x, 0) for x in (b, r, *u)))
+
+    return run
+
+
 @functools.cache
 def _binomials(n: int) -> np.ndarray:
     """``C(k, j) (-1)^j`` for ``k = 1 .. n`` (rows), ``j = 0 .. n``: ``(1 - mu)^k`` in powers."""
@@ -84,6 +102,6 @@ def _evaluate(b, *u) -> tuple[Float[Array, "*b"], tuple[Float[Array, "*b"], ...]
     return flux, partials
 
 
-#: The flux for valid inputs of one shape and dtype, ``flux(where, b, r, u_1, .., u_N)``, with
-#: analytic derivatives.
-flux = with_partials(_evaluate)
+#: The flux for inputs of one shape and dtype, ``flux(where, b, r, u_1, .., u_N)``, with
+#: analytic derivatives (1 where the inputs are invalid, never NaN).
+flux = with_partials(valid_only(_evaluate))

@@ -13,7 +13,7 @@ from diffkern._arrays import broadcast_floats, error_if_each, platform, to_devic
 from diffkern._checks import checked
 from diffkern.transit import _polynomial as polynomial
 from diffkern.transit._elementwise import with_partials
-from diffkern.transit._polynomial import invalid
+from diffkern.transit._polynomial import invalid, valid, valid_only
 from diffkern.transit._quadratic_terms import terms
 
 
@@ -83,13 +83,10 @@ def check_limb_darkening(shape: tuple) -> None:
 def _limb_darkened_flux(check: bool, where: str, b, r, u) -> Float[Array, "*batch"]:
     n = u.shape[-1]
     b, r, *u = broadcast_floats(b=b, r=r, **{f"u{k + 1}": u[..., k] for k in range(n)})
-    checks = invalid(b, r, u)
-    valid = ~jnp.any(jnp.stack([bad for bad, _ in checks]), axis=0)
-    safe = [jnp.where(valid, x, 0) for x in (b, r, *u)]
-    flux = (_flux if n == 2 else polynomial.flux)(where, *safe)
+    flux = (_flux if n == 2 else polynomial.flux)(where, b, r, *u)
     if check:
-        return error_if_each(flux, checks)
-    return jnp.where(valid, flux, jnp.nan)
+        return error_if_each(flux, invalid(b, r, u))
+    return jnp.where(valid(b, r, u), flux, jnp.nan)
 
 
 def _evaluate(b, r, u1, u2) -> tuple[Float[Array, "*b"], tuple[Float[Array, "*b"], ...]]:
@@ -115,6 +112,6 @@ def _evaluate(b, r, u1, u2) -> tuple[Float[Array, "*b"], tuple[Float[Array, "*b"
     return flux, partials
 
 
-#: The quadratic flux for valid inputs of one shape and dtype, ``flux(where, b, r, u1, u2)``,
-#: with analytic derivatives.
-_flux = with_partials(_evaluate)
+#: The quadratic flux for inputs of one shape and dtype, ``flux(where, b, r, u1, u2)``, with
+#: analytic derivatives (1 where the inputs are invalid, never NaN).
+_flux = with_partials(valid_only(_evaluate))
