@@ -153,5 +153,6 @@ def test_program_structure_follows_platform(platform, loops):
     # On CPU, large batches run in a loop over cache-sized blocks; elsewhere the solver is one
     # flat elementwise program. The choice is static, from where the inputs live.
     M, e = jnp.zeros(10_000), jnp.full(10_000, 0.5)
-    lowered = jax.jit(solve, static_argnums=(2, 3, 4)).lower(M, e, "newton", 1, platform)
+    offset = jnp.zeros(())
+    lowered = jax.jit(solve, static_argnums=(3, 4, 5)).lower(M, e, offset, "newton", 1, platform)
     assert ("stablehlo.while" in lowered.as_text()) == loops

@@ -28,6 +28,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, Float
 
+from diffkern._blocks import in_blocks
 from diffkern.kepler._constants import MAX_CYCLES, split_pi
 from diffkern.kepler._starter import markley_starter
 from diffkern.kepler._steps import State, correction, rotate
@@ -65,10 +66,15 @@ def _reduce(mean_anomaly: Float[Array, "*b"]) -> Float[Array, "*b"]:
 def _solve_elementwise(
     mean_anomaly: Float[Array, "*b"],
     ecc: Float[Array, "*b"],
+    offset: Float[Array, ""],
     method: str,
     num_iter: int,
 ) -> Solution:
-    m = _reduce(mean_anomaly)
+    dtype = mean_anomaly.dtype.name
+    # NaN fails every comparison: `<=` also rejects a NaN or infinite mean anomaly. Added, not
+    # selected, so that derivatives are NaN there too.
+    valid = (jnp.abs(mean_anomaly) <= MAX_MEAN_ANOMALY[dtype]) & (ecc >= 0) & (ecc < 1)
+    m = _reduce(mean_anomaly + (offset + jnp.where(valid, 0, jnp.nan)))
     negative = m < 0
     m = jnp.abs(m)
     one_minus_ecc = 1 - ecc
@@ -92,63 +98,46 @@ def _solve_elementwise(
     )
 
 
-def _in_blocks(fn, mean_anomaly: Float[Array, "*b"], ecc: Float[Array, "*b"]) -> Solution:
-    """``fn`` applied to blocks of ``_CPU_BLOCK`` elements in a loop.
-
-    The last block ends at the last element and overlaps the one before it (recomputing a few
-    elements gives the same values), so nothing is padded or sliced, and each block is written
-    in place into the outputs.
-    """
-    shape, size = mean_anomaly.shape, mean_anomaly.size
-    if size <= _CPU_BLOCK:
-        return fn(mean_anomaly, ecc)
-    inputs = mean_anomaly.ravel(), ecc.ravel()
-
-    def body(i, outputs):
-        start = jnp.minimum(i * _CPU_BLOCK, size - _CPU_BLOCK)
-        block = fn(*(jax.lax.dynamic_slice_in_dim(x, start, _CPU_BLOCK) for x in inputs))
-        return tuple(
-            jax.lax.dynamic_update_slice_in_dim(o, b, start, 0)
-            for o, b in zip(outputs, block, strict=True)
-        )
-
-    empty = tuple(jnp.empty(size, mean_anomaly.dtype) for _ in range(6))
-    outputs = jax.lax.fori_loop(0, -(-size // _CPU_BLOCK), body, empty)
-    return tuple(x.reshape(shape) for x in outputs)
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
 def solve(
     mean_anomaly: Float[Array, "*b"],
     ecc: Float[Array, "*b"],
+    offset: Float[Array, ""],
     method: str,
     num_iter: int,
     platform: str,
 ) -> Solution:
-    """The :data:`Solution` for inputs of equal shape and dtype, ``E`` in [0, 2 pi).
+    """The :data:`Solution` at ``mean_anomaly + offset`` for inputs of equal shape and dtype
+    (``offset`` a scalar), ``E`` in [0, 2 pi); NaN where ``mean_anomaly`` is out of range or not
+    finite or ``ecc`` is outside [0, 1).
 
-    ``platform`` (static, from where the inputs live) picks the program's structure: a loop over
-    cache-sized blocks on CPU, one flat elementwise program elsewhere.
+        ``offset`` is how a value check reaches the program: a scalar 0 (NaN when the check
+        failed) that the check guards, added inside each block (added to the whole array before
+        the loop, it would cost a pass over memory of its own).
+
+        ``platform`` (static, from where the inputs live) picks the program's structure: a loop over
+        cache-sized blocks on CPU, one flat elementwise program elsewhere.
     """
     fn = functools.partial(_solve_elementwise, method=method, num_iter=num_iter)
     if platform == "cpu":
-        return _in_blocks(fn, mean_anomaly, ecc)
-    return fn(mean_anomaly, ecc)
+        return in_blocks(lambda m, e: fn(m, e, offset), (mean_anomaly, ecc), _CPU_BLOCK)
+    return fn(mean_anomaly, ecc, offset)
 
 
 @functools.partial(solve.defjvp, symbolic_zeros=True)
 def _solve_jvp(
     method: str, num_iter: int, platform: str, primals, tangents
 ) -> tuple[Solution, Solution]:
-    mean_anomaly, ecc = primals
-    d_mean_anomaly, d_ecc = tangents
-    solution = solve(mean_anomaly, ecc, method, num_iter, platform)
+    mean_anomaly, ecc, offset = primals
+    d_mean_anomaly, d_ecc, d_offset = tangents
+    solution = solve(mean_anomaly, ecc, offset, method, num_iter, platform)
     E, sin_E, cos_E, sin_f, cos_f, slope = solution
     one_minus_ecc_sq = (1 - ecc) * (1 + ecc)
     # dM + sin E de, skipping tangents that are symbolically zero.
     dE = jnp.zeros_like(E)
-    if not isinstance(d_mean_anomaly, SymbolicZero):
-        dE = dE + d_mean_anomaly
+    for d_m in (d_mean_anomaly, d_offset):
+        if not isinstance(d_m, SymbolicZero):
+            dE = dE + d_m
     if not isinstance(d_ecc, SymbolicZero):
         dE = dE + sin_E * d_ecc
     dE = dE / slope

@@ -123,23 +123,20 @@ def _solution(
 ) -> tuple[Float[Array, "*b"], ...]:
     mean_anomaly, ecc = broadcast_floats(mean_anomaly=mean_anomaly, ecc=ecc)
     dtype = mean_anomaly.dtype.name
-    # NaN fails every comparison: `<=` also rejects a NaN or infinite mean anomaly.
-    valid = (jnp.abs(mean_anomaly) <= MAX_MEAN_ANOMALY[dtype]) & (ecc >= 0) & (ecc < 1)
+    offset = jnp.zeros((), mean_anomaly.dtype)
     if solver.check:
-        # The check guards a scalar that is added to the input: passing the arrays themselves
-        # through the check's conditional would copy them and break XLA's fusion.
-        zero = error_if(
-            jnp.zeros((), mean_anomaly.dtype),
+        # The check guards a scalar that the solver adds to the input (invalid elements are NaN
+        # either way): passing the arrays themselves through the check's conditional would copy
+        # them and break XLA's fusion.
+        valid = (jnp.abs(mean_anomaly) <= MAX_MEAN_ANOMALY[dtype]) & (ecc >= 0) & (ecc < 1)
+        offset = error_if(
+            offset,
             ~jnp.all(valid),
             f"Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly with "
             f"|mean_anomaly| <= {MAX_MEAN_ANOMALY[dtype]:.6g} in {dtype}",
         )
-        mean_anomaly = mean_anomaly + zero
-    else:
-        # Added, not selected, so that derivatives are NaN there too.
-        mean_anomaly = mean_anomaly + jnp.where(valid, 0, jnp.nan)
     method = _AUTO[ecc.dtype.name] if solver.method == "auto" else solver.method
-    return solve(mean_anomaly, ecc, method, solver.num_iter, device)
+    return solve(mean_anomaly, ecc, offset, method, solver.num_iter, device)
 
 
 # One compiled program per (configuration, shape, dtype), so that calls outside ``jit`` neither
