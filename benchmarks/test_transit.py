@@ -101,3 +101,19 @@ def test_transit_value_and_grad(bench, library, n):
         central = (up - down) / (2 * h)
         assert float(np.max(np.abs(np.asarray(d_b) - central)[smooth])) <= 1e-5
         assert d_r.shape == (n,) and d_u.shape == (2,)
+
+
+@pytest.mark.parametrize("n", sizes([10**6], smoke=64))
+@pytest.mark.parametrize("library", ["diffkern", "jaxoplanet"])
+def test_transit_value_cubic_law(bench, library, n):
+    """A cubic limb-darkening law ``u = (0.3, 0.2, 0.1)``: jaxoplanet is the one peer with
+    polynomial laws of any order; the two agree within 1e-10 (jaxoplanet's quadrature)."""
+    pytest.importorskip("jaxoplanet")
+    b, r, _ = _inputs(n)
+    group = f"transit cubic-law value float64 N={n}"
+    with float64():
+        args = jnp.asarray(b), jnp.asarray(r), jnp.asarray([0.3, 0.2, 0.1])
+        fn = _diffkern if library == "diffkern" else _jaxoplanet
+        flux = bench(jax.jit(fn), *args, group=group, library=library, n=n, dtype="float64")
+        other = _jaxoplanet if library == "diffkern" else _diffkern
+        assert float(jnp.max(jnp.abs(flux - jax.jit(other)(*args)))) <= 1e-10
