@@ -3,6 +3,7 @@
 diffkern bench --json bench.json
 python benchmarks/make_results.py bench.json            # writes benchmarks/RESULTS.md
 python benchmarks/make_results.py bench.json -o out.md
+python benchmarks/make_results.py bench.json rerun.json # rerun.json's cases replace bench.json's
 """
 
 from __future__ import annotations
@@ -45,6 +46,26 @@ def _environment(data: dict) -> dict[str, str]:
         "libraries": ", ".join(f"{name} {version}" for name, version in versions),
         "mode": ", ".join(modes),
     }
+
+
+def merge(documents: list[dict]) -> dict:
+    """The first pytest-benchmark document with each later one's cases (a group and library)
+    replacing those of the first (a file re-run alone, for instance on a quieter machine) or
+    added to its end; ``reruns`` records the date and groups of each later document."""
+
+    def case(b: dict) -> tuple[str, str]:
+        return b["group"], b["extra_info"]["library"]
+
+    data = dict(documents[0])
+    cases = {case(b): b for b in data.get("benchmarks", [])}
+    reruns = []
+    for later in documents[1:]:
+        cases.update({case(b): b for b in later.get("benchmarks", [])})
+        groups = dict.fromkeys(b["group"] for b in later.get("benchmarks", []))
+        reruns.append(f"{later.get('datetime', '?')}: {'; '.join(groups)}")
+    data["benchmarks"] = list(cases.values())
+    data["reruns"] = reruns
+    return data
 
 
 def _peer_table(data: dict) -> str:
@@ -97,6 +118,10 @@ def _memory_table(data: dict) -> str:
     )
 
 
+def _reruns(data: dict) -> str:
+    return "".join(f"\n- re-run alone, replacing its cases: {r}" for r in data.get("reruns", []))
+
+
 def render(data: dict) -> str:
     """The Markdown text of RESULTS.md for a pytest-benchmark JSON document."""
     env = _environment(data)
@@ -111,7 +136,7 @@ Latest run of the suite in `benchmarks/` on this machine, diffkern side by side 
 - device: {env["device"]}
 - python {env["python"]}, jax {env["jax"]}
 - libraries: {env["libraries"]}
-- mode: {env["mode"]}
+- mode: {env["mode"]}{_reruns(data)}
 
 Reproduce:
 
@@ -131,11 +156,19 @@ python benchmarks/make_results.py bench.json
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", help="pytest-benchmark JSON (from diffkern bench --json)")
+    parser.add_argument(
+        "json",
+        nargs="+",
+        help="pytest-benchmark JSON (from diffkern bench --json); later files' cases replace "
+        "the first's",
+    )
     parser.add_argument("-o", "--output", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
-    with open(args.json) as f:
-        text = render(json.load(f))
+    documents = []
+    for path in args.json:
+        with open(path) as f:
+            documents.append(json.load(f))
+    text = render(merge(documents))
     Path(args.output).write_text(text)
     print(f"wrote {args.output}")
     return 0

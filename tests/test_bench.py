@@ -215,6 +215,31 @@ def test_make_results_renders_environment_and_table(tmp_path):
     assert "| noisy peer | slow | 9.00x |" in text  # both stable: this pair is quoted
 
 
+def test_make_results_merges_a_rerun_into_the_first_run(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "make_results", ROOT / "benchmarks/make_results.py"
+    )
+    make_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_results)
+    rerun = {
+        "datetime": "2026-01-02T05:00:00",
+        "benchmarks": [
+            _entry("kepler value float64 N=1000", "diffkern", 1e-3),
+            _entry("new case", "diffkern", 1.0),
+        ],
+    }
+    paths = [tmp_path / "bench.json", tmp_path / "rerun.json"]
+    for path, document in zip(paths, (SYNTHETIC, rerun), strict=True):
+        path.write_text(json.dumps(document))
+    out = tmp_path / "RESULTS.md"
+    assert make_results.main([*map(str, paths), "-o", str(out)]) == 0
+    text = out.read_text()
+    # The rerun's diffkern time replaces the first run's; its peers stay.
+    assert KEPLER_ROW.replace("| 2 ms |", "| 1 ms |").replace("2.00x", "4.00x") in text
+    assert "| new case | 1 s |" in text and "2026-01-02T03:04:05" in text
+    assert "re-run alone, replacing its cases: 2026-01-02T05:00:00: kepler value" in text
+
+
 TINY_BENCHMARK = """
 import jax
 import jax.numpy as jnp
