@@ -21,6 +21,8 @@ HERE = Path(__file__).parent
 def record(workload: str) -> None:
     name = Path(workload).stem
     out = HERE / f"{name}.pftrace"
+    # Relative to the repository root (where it runs), so the summary names no local folder.
+    out = out.relative_to(HERE.parent)
     cmd = [sys.executable, "-m", "diffkern.cli", "profile", workload, "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE.parent)
     (HERE / f"{name}.txt").write_text(done.stdout + done.stderr)
