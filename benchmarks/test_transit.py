@@ -58,7 +58,11 @@ def _value_and_grad(fn):
 
 @pytest.mark.parametrize("n", sizes([10**6], smoke=64))
 @pytest.mark.parametrize("library", ["diffkern", "exoplanet-core", "jaxoplanet", "batman"])
-@pytest.mark.parametrize("light_curve", [False, True], ids=["uniform", "light-curve"])
+@pytest.mark.parametrize(
+    "light_curve",
+    sizes([False, True], smoke=False, quick=[False]),  # keeps --quick under 2 minutes
+    ids=lambda light_curve: "light-curve" if light_curve else "uniform",
+)
 def test_transit_value(bench, library, n, light_curve):
     b, r, ref = _inputs(n, light_curve)
     group = f"transit {'light curve ' if light_curve else ''}value float64 N={n}"
@@ -103,7 +107,7 @@ def test_transit_value_and_grad(bench, library, n):
         assert d_r.shape == (n,) and d_u.shape == (2,)
 
 
-@pytest.mark.parametrize("n", sizes([10**6], smoke=64))
+@pytest.mark.parametrize("n", sizes([10**6], smoke=64, quick=[10**5]))
 @pytest.mark.parametrize("library", ["diffkern", "jaxoplanet"])
 def test_transit_value_cubic_law(bench, library, n):
     """A cubic limb-darkening law ``u = (0.3, 0.2, 0.1)``: jaxoplanet is the one peer with
