@@ -22,7 +22,7 @@ from diffkern.gp._solver import Solver
 _MAX_ENTRIES = 2**24
 # Lengths are padded to buckets growing by this factor: finely where a padded point costs
 # O(N^2) (dense), coarsely where it costs O(1) (fewer programs to compile, each seconds).
-_DENSE_GROWTH, _LINEAR_GROWTH = 1.5, 2.5
+_DENSE_GROWTH, _LINEAR_GROWTH = 1.5, 4.0
 
 
 def log_probability_padded(
@@ -93,7 +93,7 @@ def log_probability_ragged(
     layout), and the number of series per call is padded to a bucket too, so any mix of lengths
     runs a handful of compiled programs (one per length bucket, and one more each for a
     gradient, also under eager ``jax.grad``). Length buckets grow by 1.5 for the dense solver
-    and by 2.5 for the O(N) ones (a padded point costs them next to nothing, a program seconds
+    and by 4 for the O(N) ones (a padded point costs them next to nothing, a program seconds
     to compile). ``"auto"`` uses the O(N) quasiseparable solver whenever the kernel admits it
     and every ``xs[i]`` is sorted, else the dense one. Differentiable with respect to the
     kernel; ``xs``, ``ys`` and ``diags`` must be concrete (known lengths). ``diags[i]`` is a
