@@ -16,6 +16,7 @@ import pytest
 import scipy.linalg
 from _proc import run
 
+import diffkern.gp._ragged as ragged
 from diffkern.gp import GaussianProcess, Matern32, log_probability_padded, log_probability_ragged
 from diffkern.jit import bucket_length, count_compiles
 
@@ -115,6 +116,34 @@ def test_few_compiles_for_any_mix(x64):
     assert counts.by_function["log_probability_padded"] <= 1  # a new series-count bucket at most
     assert counts.compiles <= 2
     np.testing.assert_allclose(out, _unpadded(1.1 * Matern32(3.0), *second), rtol=1e-12)
+
+
+def test_bucket_growth_trades_programs_for_padding(x64, monkeypatch):
+    """The O(N) solver's buckets grow by 4 unless ``bucket_growth`` says otherwise: a finer
+    growth pads to more, shorter lengths (one program each) and gives the same values."""
+    xs, ys, diags = _series([20, 30, 45, 70], 6)
+    kernel = 1.2 * Matern32(2.5)
+    padded, lengths = ragged.log_probability_padded, []
+
+    def spy(kernel, X, *args, **kwargs):
+        lengths.append(X.shape[1])
+        return padded(kernel, X, *args, **kwargs)
+
+    monkeypatch.setattr(ragged, "log_probability_padded", spy)
+    values = {}
+    for growth in (None, 1.5):
+        lengths.clear()
+        values[growth] = log_probability_ragged(kernel, xs, ys, diags, bucket_growth=growth)
+        want = {bucket_length(x.size, growth=growth or 4.0) for x in xs}
+        assert sorted(lengths) == sorted(want) and len(want) == (2 if growth is None else 4)
+    np.testing.assert_allclose(values[1.5], values[None], rtol=1e-12)
+    np.testing.assert_allclose(values[None], _unpadded(kernel, xs, ys, diags), rtol=1e-12)
+    for bad in (1.0, 0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="bucket_growth must be a finite number > 1"):
+            log_probability_ragged(kernel, xs, ys, diags, bucket_growth=bad)
+    for bad in (True, "2"):  # TypeError, also from the suite's type checker
+        with pytest.raises(TypeError, match="bucket_growth"):
+            log_probability_ragged(kernel, xs, ys, diags, bucket_growth=bad)
 
 
 def test_gradient_matches_unpadded(x64):
