@@ -63,6 +63,13 @@ def _reduce(mean_anomaly: Float[Array, "*b"]) -> Float[Array, "*b"]:
     return mean_anomaly
 
 
+def valid_inputs(mean_anomaly: Float[Array, "*b"], ecc: Float[Array, "*b"]) -> Array:
+    """Where ``mean_anomaly`` is finite and in range and ``0 <= ecc < 1`` (NaN fails every
+    comparison, so ``<=`` also rejects a NaN or infinite mean anomaly)."""
+    limit = MAX_MEAN_ANOMALY[mean_anomaly.dtype.name]
+    return (jnp.abs(mean_anomaly) <= limit) & (ecc >= 0) & (ecc < 1)
+
+
 def _solve_elementwise(
     mean_anomaly: Float[Array, "*b"],
     ecc: Float[Array, "*b"],
@@ -70,11 +77,9 @@ def _solve_elementwise(
     method: str,
     num_iter: int,
 ) -> Solution:
-    dtype = mean_anomaly.dtype.name
-    # NaN fails every comparison: `<=` also rejects a NaN or infinite mean anomaly. Added, not
-    # selected, so that derivatives are NaN there too.
-    valid = (jnp.abs(mean_anomaly) <= MAX_MEAN_ANOMALY[dtype]) & (ecc >= 0) & (ecc < 1)
-    m = _reduce(mean_anomaly + (offset + jnp.where(valid, 0, jnp.nan)))
+    # Added, not selected, so that derivatives are NaN there too.
+    invalid = jnp.where(valid_inputs(mean_anomaly, ecc), 0, jnp.nan)
+    m = _reduce(mean_anomaly + (offset + invalid))
     negative = m < 0
     m = jnp.abs(m)
     one_minus_ecc = 1 - ecc
@@ -111,12 +116,12 @@ def solve(
     (``offset`` a scalar), ``E`` in [0, 2 pi); NaN where ``mean_anomaly`` is out of range or not
     finite or ``ecc`` is outside [0, 1).
 
-        ``offset`` is how a value check reaches the program: a scalar 0 (NaN when the check
-        failed) that the check guards, added inside each block (added to the whole array before
-        the loop, it would cost a pass over memory of its own).
+    ``offset`` is how a value check reaches the program: a scalar 0 (NaN when the check
+    failed) that the check guards, added inside each block (added to the whole array before
+    the loop, it would cost a pass over memory of its own).
 
-        ``platform`` (static, from where the inputs live) picks the program's structure: a loop over
-        cache-sized blocks on CPU, one flat elementwise program elsewhere.
+    ``platform`` (static, from where the inputs live) picks the program's structure: a loop
+    over cache-sized blocks on CPU, one flat elementwise program elsewhere.
     """
     fn = functools.partial(_solve_elementwise, method=method, num_iter=num_iter)
     if platform == "cpu":

@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from diffkern._arrays import broadcast_floats, error_if, platform, to_device
 from diffkern._checks import checked
-from diffkern.kepler._solve import MAX_MEAN_ANOMALY, below_two_pi, solve
+from diffkern.kepler._solve import MAX_MEAN_ANOMALY, below_two_pi, solve, valid_inputs
 from diffkern.kepler._steps import METHODS
 
 #: What ``method="auto"`` picks: the cheapest step that meets the documented accuracy.
@@ -128,10 +128,9 @@ def _solution(
         # The check guards a scalar that the solver adds to the input (invalid elements are NaN
         # either way): passing the arrays themselves through the check's conditional would copy
         # them and break XLA's fusion.
-        valid = (jnp.abs(mean_anomaly) <= MAX_MEAN_ANOMALY[dtype]) & (ecc >= 0) & (ecc < 1)
         offset = error_if(
             offset,
-            ~jnp.all(valid),
+            ~jnp.all(valid_inputs(mean_anomaly, ecc)),
             f"Kepler solver needs 0 <= ecc < 1 and a finite mean_anomaly with "
             f"|mean_anomaly| <= {MAX_MEAN_ANOMALY[dtype]:.6g} in {dtype}",
         )
