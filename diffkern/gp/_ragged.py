@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import jax
@@ -24,6 +23,8 @@ _MAX_ENTRIES = 2**24
 # Lengths are padded to buckets growing by this factor: finely where a padded point costs
 # O(N^2) (dense), coarsely where it costs O(1) (fewer programs to compile, each seconds).
 _DENSE_GROWTH, _LINEAR_GROWTH = 1.5, 4.0
+# The largest factor a caller may choose: more would pad a series to absurd lengths.
+_MAX_GROWTH = 16
 
 
 def log_probability_padded(
@@ -87,7 +88,7 @@ def log_probability_ragged(
     *,
     solver: str | Solver = "auto",
     on_failure: str | None = None,
-    bucket_growth: float | None = None,
+    bucket_growth: float | int | None = None,
 ) -> Float[Array, " n_series"]:
     """log N(ys[i] | 0, K(xs[i]) + diag(diags[i])) for series of different lengths, in one call.
 
@@ -96,7 +97,7 @@ def log_probability_ragged(
     runs a handful of compiled programs (one per length bucket, and one more each for a
     gradient, also under eager ``jax.grad``). Length buckets grow by 1.5 for the dense solver
     and by 4 for the O(N) ones (a padded point costs them next to nothing, a program seconds
-    to compile); ``bucket_growth`` (> 1) sets another factor: smaller pads less and compiles
+    to compile); ``bucket_growth`` (in (1, 16]) sets another factor: smaller pads less and compiles
     (and dispatches) more programs; 2.5 suits many warm calls of one batch (a sampler).
     ``"auto"`` uses the O(N) quasiseparable solver whenever the kernel admits it and every
     ``xs[i]`` is sorted, else the dense one. Differentiable with respect to the
@@ -106,8 +107,11 @@ def log_probability_ragged(
     if bucket_growth is not None:
         if not isinstance(bucket_growth, (int, float)) or isinstance(bucket_growth, bool):
             raise TypeError(f"bucket_growth must be a number, got {type(bucket_growth).__name__}")
-        if not (math.isfinite(bucket_growth) and bucket_growth > 1):
-            raise ValueError(f"bucket_growth must be a finite number > 1, got {bucket_growth!r}")
+        if not 1 < bucket_growth <= _MAX_GROWTH:  # also False for NaN
+            raise ValueError(
+                f"bucket_growth must be in (1, {_MAX_GROWTH}] (padding up to that factor), "
+                f"got {bucket_growth!r}"
+            )
     n_series = len(xs)
     if len(ys) != n_series or (diags is not None and len(diags) != n_series):
         raise ValueError("xs, ys and diags must hold the same number of series")
