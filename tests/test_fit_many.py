@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diffkern.fit import ManyResult, laplace, minimize, minimize_many
+from diffkern.fit._many_block import device_rows
 from diffkern.jit import count_compiles
 from diffkern.testing import tolerance
 
@@ -92,6 +93,32 @@ def test_each_series_equals_a_single_minimize(x64):
         np.testing.assert_allclose(many.value[i], one.value, rtol=1e-10)
 
 
+def test_lock_step_groups_give_the_one_loop_results(x64):
+    # Series that stop after different numbers of steps: groups of 1, 2 (7 rows padded to 8)
+    # and one loop over all must agree, step counts included.
+    rng = np.random.default_rng(4)
+    ts = [np.sort(rng.uniform(0, 10, 12)) for _ in range(7)]
+    ys = [a * np.sin(1.3 * t) + 0.05 * rng.normal(size=12) for a, t in zip(range(1, 8), ts)]
+    errs = [np.full(12, 0.1) for _ in ts]
+    start = {"amp": np.linspace(0.5, 3.5, 7), "freq": np.full(7, 1.25), "c": np.zeros(7)}
+    fit = lambda group: minimize_many(sine_loss, start, (ts, ys, errs), optax.lbfgs(),
+                                      steps=40, gtol=1e-9, group=group)  # fmt: skip
+    one_loop = fit(None)
+    assert len(set(np.asarray(one_loop.steps).tolist())) > 1  # the rows do stop apart
+    for group in (1, 2):
+        grouped = fit(group)
+        np.testing.assert_array_equal(grouped.steps, one_loop.steps)
+        for k in start:
+            np.testing.assert_allclose(grouped.params[k], one_loop.params[k], rtol=0, atol=1e-10)
+            np.testing.assert_allclose(grouped.std[k], one_loop.std[k], rtol=1e-8)
+
+
+def test_device_rows_pad_to_whole_groups_per_device():
+    assert device_rows(3, 1, None) == 3 and device_rows(3, 1, 4) == 3  # one group: no padding
+    assert device_rows(5, 1, 4) == 8 and device_rows(5, 2, 4) == 6  # 2 devices of 3 rows
+    assert device_rows(37, 8, 4) == 64 and device_rows(37, 8, None) == 40
+
+
 @pytest.mark.counts_compiles
 def test_one_compile_per_length_bucket_and_none_for_new_data(x64):
     lengths = [3, 16, 17, 20, 24, 9]  # length buckets 16 and 24
@@ -131,6 +158,7 @@ def test_bad_input_names_the_argument():
         ),
         (dict(steps=1, data=()), TypeError, "non-empty tuple"),
         (dict(steps=1, params={"a": np.arange(2)}), TypeError, "no inexact-array leaves"),
+        *[(dict(steps=1, group=g), ValueError, "group must be") for g in (0, -2, True, "x")],
     ]
     for kwargs, error, match in cases:
         call = dict(params=start, data=data) | kwargs

@@ -12,9 +12,13 @@ from jaxtyping import Array, ArrayLike, Bool, Int, PyTree
 
 from diffkern._checks import checks_as_nan
 from diffkern._ragged import Block, block_layout
-from diffkern.fit._many_block import BlockFit, fit_block
+from diffkern.fit._many_block import BlockFit, device_rows, fit_block
 from diffkern.fit._same import by_structure
 from diffkern.fit._shard import gather, local_mesh, place, share
+
+# Series per lock-step loop on CPU: 4 and 8 fit 256 series of 60-80 points (one block) in
+# 1.5-1.8 ms each, against 10 ms for one loop over all of them and 1.9-2.3 ms one at a time.
+_CPU_GROUP = 4
 
 
 class ManyResult(BlockFit):
@@ -104,6 +108,7 @@ def minimize_many(
     uncertainties: bool = True,
     devices: Sequence[jax.Device] | None = None,
     gather_processes: bool = True,
+    group: int | str | None = "auto",
 ) -> ManyResult:
     """Minimise ``loss`` separately for each of ``n`` series, all in a few compiled programs.
 
@@ -132,6 +137,11 @@ def minimize_many(
         gather_processes: after ``jax.distributed.initialize`` with several processes, each
             process fits a contiguous share of the series; True gathers every share on every
             process, False returns this process's share (see ``series``).
+        group: how many series of a device run in lock step, in one vmapped loop (every
+            series of a loop computes until the slowest stops); a device runs its groups one
+            after the other. ``"auto"``: 4 on CPU (5-7x faster than one loop over a block of
+            hundreds of series), all of a device's series at once on other platforms (a wide
+            loop keeps a GPU busy); an int >= 1; ``None``: all at once.
 
     A series whose loss is not finite at the end (a failed value check inside the loss gives
     NaN) reports ``converged`` False; nothing is raised for it. Like :func:`minimize`, it runs
@@ -143,12 +153,14 @@ def minimize_many(
     if not float(gtol) >= 0:
         raise ValueError(f"gtol must be >= 0, got {gtol}")
     n_series = _series_count(data)
+    mesh = local_mesh(devices)
+    group = _group(group, mesh)
     diff, static, dtype = _params(params, n_series)
     fields = _fields(data, dtype)
     start, stop, size = share(n_series)
     mine = slice(start, stop)
     result = _fit_share(
-        loss, optimizer, static, uncertainties, local_mesh(devices),
+        loss, optimizer, static, uncertainties, mesh, group,
         jax.tree_util.tree_map(lambda x: x[mine], diff),
         tuple(f[mine] for f in fields), int(steps), float(gtol),
     )  # fmt: skip
@@ -161,18 +173,31 @@ def minimize_many(
     return ManyResult(params=params_out, std=std, **jax.device_put(result))
 
 
-def _fit_share(loss, optimizer, static, uncertainties, mesh, diff, fields, steps, gtol) -> dict:
+def _group(group: int | str | None, mesh) -> int | None:
+    """The rows of one lock-step loop (see ``minimize_many``'s ``group``)."""
+    if group == "auto":
+        return _CPU_GROUP if mesh.devices.flat[0].platform == "cpu" else None
+    if group is not None and (
+        isinstance(group, bool) or not isinstance(group, int | np.integer) or group < 1
+    ):
+        raise ValueError(f"group must be 'auto', None or an int >= 1, got {group!r}")
+    return None if group is None else int(group)
+
+
+def _fit_share(
+    loss, optimizer, static, uncertainties, mesh, group, diff, fields, steps, gtol
+) -> dict:
     """Fit the series of ``fields`` (this process's share) block by block; host results."""
     layout = block_layout([x.size for x in fields[0]], min_rows=mesh.size)
     parts, members = [], []
     for block in layout.blocks:
-        block = block._replace(rows=-(-block.rows // mesh.size) * mesh.size)
+        block = block._replace(rows=device_rows(block.rows, mesh.size, group))
         padded = tuple(block.pad(f, "edge") for f in fields)
         inputs = place((_rows(block, diff), padded, block.mask), mesh)
         with checks_as_nan():  # failed checks in the loss: NaN values, reported per series
             fit = fit_block(
                 by_structure(loss), by_structure(optimizer), static, bool(uncertainties),
-                mesh, *inputs, np.int32(steps), gtol,
+                mesh, group, *inputs, np.int32(steps), gtol,
             )  # fmt: skip
         used = len(block.members)
         parts.append(jax.tree_util.tree_map(lambda x, used=used: np.asarray(x)[:used], fit))
