@@ -17,7 +17,7 @@ from diffkern.fit._same import by_structure
 from diffkern.fit._shard import gather, local_mesh, place, share
 
 # Series per lock-step loop on CPU: 4 and 8 fit 256 series of 60-80 points (one block) in
-# 1.5-1.8 ms each, against 10 ms for one loop over all of them and 1.9-2.3 ms one at a time.
+# 1.5-2.6 ms each, against 10 ms for one loop over all of them and 1.9 ms one at a time.
 _CPU_GROUP = 4
 
 
@@ -139,7 +139,7 @@ def minimize_many(
             process, False returns this process's share (see ``series``).
         group: how many series of a device run in lock step, in one vmapped loop (every
             series of a loop computes until the slowest stops); a device runs its groups one
-            after the other. ``"auto"``: 4 on CPU (5-7x faster than one loop over a block of
+            after the other. ``"auto"``: 4 on CPU (4-10x faster than one loop over a block of
             hundreds of series), all of a device's series at once on other platforms (a wide
             loop keeps a GPU busy); an int >= 1; ``None``: all at once.
 

@@ -11,7 +11,7 @@ A vmapped loop runs in lock step: every row computes until its slowest row stops
 L-BFGS line search until its longest one does. A device therefore runs its rows in groups of
 ``group`` rows, one vmapped loop per group, one group after the other (``lax.map``): a row
 that needs 100 steps holds back ``group - 1`` others, not the whole block. On CPU, groups of 4
-fit 256 series of 60-80 points 5-7x faster than one loop over all 256; on a GPU one wide loop
+fit 256 series of 60-80 points 4-7x faster than one loop over all 256; on a GPU one wide loop
 keeps the device busy (``group`` None).
 """
 
