@@ -175,7 +175,7 @@ def minimize_many(
 
 def _group(group: int | str | None, mesh) -> int | None:
     """The rows of one lock-step loop (see ``minimize_many``'s ``group``)."""
-    if group == "auto":
+    if isinstance(group, str) and group == "auto":
         return _CPU_GROUP if mesh.devices.flat[0].platform == "cpu" else None
     if group is not None and (
         isinstance(group, bool) or not isinstance(group, int | np.integer) or group < 1
