@@ -4,8 +4,14 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
+from jax.experimental.compilation_cache import compilation_cache
 
-from diffkern.jit import RecompileError, assert_no_recompile, count_compiles
+from diffkern.jit import (
+    RecompileError,
+    assert_no_recompile,
+    count_compiles,
+    enable_persistent_cache,
+)
 
 
 def _make():
@@ -97,3 +103,26 @@ def test_assert_no_recompile_decorator_allows_warmup():
         step(other)
     with pytest.raises(ValueError, match="warmup"):
         assert_no_recompile(warmup=-1)
+
+
+def test_a_cache_hit_nobody_counts_is_not_carried_into_the_next_block(tmp_path):
+    """A program loaded from the persistent cache outside any ``count_compiles`` block leaves
+    nothing behind: the next counted compile is a compile, not a cache hit."""
+    settings = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+                "jax_persistent_cache_min_entry_size_bytes")  # fmt: skip
+    before = {name: getattr(jax.config, name) for name in settings}
+    x = jnp.arange(5.0)
+    with count_compiles():  # the listeners stay registered, as after any earlier block
+        pass
+    try:
+        enable_persistent_cache(tmp_path)
+        jax.jit(lambda x: x * 3 + 1)(x).block_until_ready()  # compiled and written
+        jax.clear_caches()
+        jax.jit(lambda x: x * 3 + 1)(x).block_until_ready()  # loaded, uncounted
+        with count_compiles() as counts:
+            jax.jit(lambda x: jnp.cos(x) - 2)(x).block_until_ready()
+        assert (counts.compiles, counts.cache_hits) == (1, 0)
+    finally:
+        for name, value in before.items():
+            jax.config.update(name, value)
+        compilation_cache.reset_cache()

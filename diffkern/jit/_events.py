@@ -63,6 +63,12 @@ def call_frames() -> list[list]:
 
 
 def _on_span(event: str, start: float, end: float, **kwargs) -> None:
+    # A persistent-cache hit is reported inside the compile span that ends here: consume it
+    # whether or not anyone observes, or a hit while unobserved would mark the next observed
+    # compile as a hit.
+    hit = event == _COMPILE and getattr(_local, "pending_hit", False)
+    if event == _COMPILE:
+        _local.pending_hit = False
     if not _observers:
         return
     name = str(kwargs.get("fun_name", "?"))
@@ -72,8 +78,6 @@ def _on_span(event: str, start: float, end: float, **kwargs) -> None:
         for obs in list(_observers):
             obs.on_trace(name, start, end)
     elif event == _COMPILE:
-        hit = getattr(_local, "pending_hit", False)
-        _local.pending_hit = False
         for frame in call_frames():
             frame[0] += 1
         for obs in list(_observers):
