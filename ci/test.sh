@@ -4,7 +4,7 @@
 # Both passes share one persistent compilation cache (a fresh folder per run) and run on
 # pytest-xdist workers (DIFFKERN_TEST_WORKERS, default: one per CPU core); the float64 pass skips
 # the tests that would run exactly as in the first one. Tests that count backend compiles
-# (marked counts_compiles, see tests/conftest.py) run without the cache, in their own passes.
+# (marked counts_compiles, see tests/conftest.py) switch the cache off for their own duration.
 # The benchmark smoke run uses the same workers (one benchmark file per worker at a time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +21,6 @@ for x64 in 0 1; do
     JAX_ENABLE_X64=$x64 DIFFKERN_TESTS_DEDUPE=$x64 JAX_COMPILATION_CACHE_DIR="$CACHE" \
         JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1 \
         python -m pytest -q "${WORKERS[@]}"
-    stage "pytest, JAX_ENABLE_X64=$x64, tests that count compiles (no persistent cache)"
-    JAX_ENABLE_X64=$x64 DIFFKERN_TESTS_DEDUPE=$x64 python -m pytest -q "${WORKERS[@]}" \
-        -m counts_compiles
 done
 stage "benchmark smoke run (tiny sizes, one round)"
 DIFFKERN_BENCH_SMOKE=1 python -m pytest benchmarks -q --benchmark-disable -p no:cacheprovider \

@@ -8,12 +8,14 @@ Two settings keep the two passes fast without dropping a check (both set by ``ci
 
 * ``DIFFKERN_TESTS_DEDUPE=1`` in the x64 pass skips what runs exactly as in the first pass:
   tests that enable float64 themselves (the ``x64`` fixture, the float64 case of ``dtype``) and
-  the modules in ``PRECISION_INDEPENDENT`` (the command line, the layering, trace files).
+  the modules in ``PRECISION_INDEPENDENT`` (the command line, which computes in float64
+  whatever the mode, the layering, trace files, the persistent cache's mechanics).
 * A persistent compilation cache (``JAX_COMPILATION_CACHE_DIR``) shared by both passes and by
   the test workers: a program compiled once is loaded after. Modules in ``FRESH_COMPILES``
   assert exact backend compile counts, which a cache hit would change, and so do tests marked
-  ``counts_compiles``: while the cache is on they are skipped, and ``ci/test.sh`` runs them
-  (``-m counts_compiles``) in passes of their own without it.
+  ``counts_compiles``: each of them runs with the persistent cache switched off and JAX's
+  in-memory caches cleared, so it compiles what a fresh process would (in the same pass,
+  without a pytest start of its own).
 
 Hypothesis runs derandomised (the same examples every run, so a run never stalls shrinking a
 new failure) unless ``HYPOTHESIS_PROFILE=nightly``, which draws new examples every run.
@@ -25,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 from hypothesis import settings
+from jax.experimental.compilation_cache import compilation_cache
 
 from diffkern.precision import float64, x64_enabled
 
@@ -40,7 +43,9 @@ PRECISION_INDEPENDENT = {
     "test_architecture",
     "test_bench",
     "test_cli",
+    "test_cli_fit_many_distributed",
     "test_demo",
+    "test_jit_cache",
     "test_profile_cli",
     "test_profile_trace",
 }
@@ -71,16 +76,31 @@ def _same_as_first_pass(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config, items):
     dedupe = os.environ.get("DIFFKERN_TESTS_DEDUPE") == "1" and x64_enabled()
     same = pytest.mark.skip(reason="runs exactly as in the JAX_ENABLE_X64=0 pass")
-    cached = pytest.mark.skip(reason="counts compiles: runs where no persistent cache is set")
     for item in items:
         if _module(item) in FRESH_COMPILES:
             item.add_marker(pytest.mark.counts_compiles)
         if dedupe and _same_as_first_pass(item):
             item.add_marker(same)
-        elif os.environ.get("JAX_COMPILATION_CACHE_DIR") and item.get_closest_marker(
-            "counts_compiles"
-        ):
-            item.add_marker(cached)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compiles(request, monkeypatch):
+    """For a test marked ``counts_compiles``: no persistent cache (nor for the processes it
+    starts) and no compiled program kept in memory from an earlier test, as in a fresh
+    process; restored afterwards."""
+    if request.node.get_closest_marker("counts_compiles") is None:
+        yield
+        return
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    directory = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", None)
+    compilation_cache.reset_cache()
+    jax.clear_caches()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_compilation_cache_dir", directory)
+        compilation_cache.reset_cache()
 
 
 @pytest.fixture(params=["float32", "float64"])
