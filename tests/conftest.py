@@ -83,19 +83,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(same)
 
 
+_after_counting = [False]  # whether this worker's previous test counted compiles
+
+
 @pytest.fixture(autouse=True)
 def _fresh_compiles(request, monkeypatch):
     """For a test marked ``counts_compiles``: no persistent cache (nor for the processes it
-    starts) and no compiled program kept in memory from an earlier test, as in a fresh
-    process; restored afterwards."""
-    if request.node.get_closest_marker("counts_compiles") is None:
+    starts), and no compiled program kept in memory from earlier tests that do not count
+    (those that do compiled theirs without the cache too: kept, as in a process of their
+    own); restored afterwards."""
+    counting = request.node.get_closest_marker("counts_compiles") is not None
+    after_counting, _after_counting[0] = _after_counting[0], counting
+    if not counting:
         yield
         return
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     directory = jax.config.jax_compilation_cache_dir
     jax.config.update("jax_compilation_cache_dir", None)
     compilation_cache.reset_cache()
-    jax.clear_caches()
+    if not after_counting:
+        jax.clear_caches()
     try:
         yield
     finally:
