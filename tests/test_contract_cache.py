@@ -1,36 +1,17 @@
 """Contract of enable_persistent_cache over generated options: a ValueError naming the argument
 and its range, or the cache enabled in the named directory with exactly those settings."""
 
-import contextlib
 import math
 import tempfile
 from pathlib import Path
 
 import jax
+from _cache_config import restored_cache_config
 from _contract import contract
 from hypothesis import given
 from hypothesis import strategies as st
-from jax.experimental.compilation_cache import compilation_cache
 
 from diffkern.jit import enable_persistent_cache
-
-_SETTINGS = (
-    "jax_compilation_cache_dir",
-    "jax_persistent_cache_min_compile_time_secs",
-    "jax_persistent_cache_min_entry_size_bytes",
-)
-
-
-@contextlib.contextmanager
-def _restored_config():
-    """The cache settings as they were: other tests count compiles without a cache."""
-    before = {name: getattr(jax.config, name) for name in _SETTINGS}
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            jax.config.update(name, value)
-        compilation_cache.reset_cache()
 
 
 @contract(60)
@@ -47,7 +28,7 @@ def _restored_config():
     min_size=st.integers(-4, 10**6),
 )
 def test_enable_persistent_cache_contract(name, min_time, min_size):
-    with tempfile.TemporaryDirectory() as root, _restored_config():
+    with tempfile.TemporaryDirectory() as root, restored_cache_config():
         path = str(Path(root) / name) if name.strip() else name
         problems = []
         if not name.strip():

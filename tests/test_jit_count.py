@@ -4,7 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
-from jax.experimental.compilation_cache import compilation_cache
+from _cache_config import restored_cache_config
 
 from diffkern.jit import (
     RecompileError,
@@ -108,21 +108,14 @@ def test_assert_no_recompile_decorator_allows_warmup():
 def test_a_cache_hit_nobody_counts_is_not_carried_into_the_next_block(tmp_path):
     """A program loaded from the persistent cache outside any ``count_compiles`` block leaves
     nothing behind: the next counted compile is a compile, not a cache hit."""
-    settings = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-                "jax_persistent_cache_min_entry_size_bytes")  # fmt: skip
-    before = {name: getattr(jax.config, name) for name in settings}
     x = jnp.arange(5.0)
     with count_compiles():  # the listeners stay registered, as after any earlier block
         pass
-    try:
+    with restored_cache_config():
         enable_persistent_cache(tmp_path)
         jax.jit(lambda x: x * 3 + 1)(x).block_until_ready()  # compiled and written
         jax.clear_caches()
         jax.jit(lambda x: x * 3 + 1)(x).block_until_ready()  # loaded, uncounted
         with count_compiles() as counts:
             jax.jit(lambda x: jnp.cos(x) - 2)(x).block_until_ready()
-        assert (counts.compiles, counts.cache_hits) == (1, 0)
-    finally:
-        for name, value in before.items():
-            jax.config.update(name, value)
-        compilation_cache.reset_cache()
+    assert (counts.compiles, counts.cache_hits) == (1, 0)

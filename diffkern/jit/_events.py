@@ -66,9 +66,9 @@ def _on_span(event: str, start: float, end: float, **kwargs) -> None:
     # A persistent-cache hit is reported inside the compile span that ends here: consume it
     # whether or not anyone observes, or a hit while unobserved would mark the next observed
     # compile as a hit.
-    hit = event == _COMPILE and getattr(_local, "pending_hit", False)
+    hit = False
     if event == _COMPILE:
-        _local.pending_hit = False
+        hit, _local.pending_hit = getattr(_local, "pending_hit", False), False
     if not _observers:
         return
     name = str(kwargs.get("fun_name", "?"))
