@@ -47,6 +47,8 @@ import jax.numpy as jnp
 from equinox.internal import unvmap_any
 from jaxtyping import Array, ArrayLike
 
+from diffkern._compile import jit
+
 __all__ = [
     "CHECK_MODES",
     "CheckError",
@@ -323,7 +325,7 @@ def checked(fn: Callable | None = None, *, name: str | None = None) -> Callable:
         return functools.partial(checked, name=name)
     prefix = f"{name}: " if name else ""
 
-    @eqx.filter_jit
+    @jit
     @functools.wraps(fn)  # the compiled program carries fn's name (compile counts, traces)
     def body(*args, **kwargs):
         collector = _Collector(_current_trace(), [])

@@ -23,12 +23,13 @@ import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PyTree
 
+from diffkern._compile import jit
 from diffkern.fit._loop import descend
 
 __all__ = ["argmin"]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4))  # eager calls reuse the compiled loop
+@jit(transform=jax.jit, static_argnums=(0, 3, 4))  # eager calls reuse the compiled loop
 def _solve(fn, x0, theta, max_steps, gtol):
     """L-BFGS on the flattened ``x`` until ``|grad| <= gtol`` or ``max_steps`` steps."""
     flat0, unravel = ravel_pytree(x0)

@@ -14,6 +14,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from diffkern._arrays import error_if
 from diffkern._checks import checks_as_nan
+from diffkern._compile import jit
 from diffkern.fit._loop import diagnose, value_and_aux
 from diffkern.fit._same import by_structure, unwrap
 
@@ -70,7 +71,7 @@ def laplace(loss: Callable[..., Any], params: PyTree, *args: Any, has_aux: bool 
     return Laplace(mean=params, std=eqx.combine(std, static), cov=cov, hessian=hessian)
 
 
-@eqx.filter_jit
+@jit
 def _laplace(loss, static, has_aux, diff, args):
     loss = unwrap(loss)
     flat, unravel = ravel_pytree(diff)

@@ -13,6 +13,7 @@ import optax
 from jaxtyping import Array, Float, PyTree
 
 from diffkern._checks import checks_as_nan
+from diffkern._compile import jit
 from diffkern.fit._loop import descend, diagnose, init_state
 from diffkern.fit._same import by_structure, unwrap
 
@@ -37,7 +38,7 @@ class FitResult(eqx.Module):
     steps: int = eqx.field(static=True)
 
 
-@eqx.filter_jit
+@jit
 def _run_chunk(loss, static, has_aux, optimizer, diff, opt_state, args, num_steps, gtol):
     """Up to ``num_steps`` optimizer steps (a traced count, so every chunk shares one program).
 

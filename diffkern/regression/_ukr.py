@@ -8,6 +8,7 @@ import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from diffkern._arrays import as_float
+from diffkern._compile import jit
 from diffkern.fit import descend
 from diffkern.regression._nadaraya_watson import nadaraya_watson
 
@@ -78,7 +79,7 @@ def fit_ukr(
     return UKR(z, x, h, losses, block_size)
 
 
-@eqx.filter_jit
+@jit
 def _fit(z0, x, h, optimizer, steps, block_size):
     loss = lambda z: ukr_loss(z, x, h, block_size=block_size)
     run = descend(loss, optimizer, z0, max_steps=steps, history=steps)

@@ -1,7 +1,6 @@
 """Linear recurrences h_t = a_t h_{t-1} + b_t, sequential or by parallel prefix, solved as a
 bidiagonal linear system so that derivatives run the same recurrence (no tape)."""
 
-import functools
 from typing import Literal
 
 import jax
@@ -10,6 +9,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
 from diffkern._arrays import platform, result_dtype
+from diffkern._compile import jit
 from diffkern.scan._prefix import prefix_scan
 
 Method = Literal["auto", "sequential", "associative"]
@@ -169,7 +169,7 @@ def linear_recurrence(
     return _run(a, b, h0, method, dense, reverse)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+@jit(transform=jax.jit, static_argnums=(3, 4, 5))
 def _run(a: Array, b: Array, h0: Array, method: str, dense: bool, reverse: bool) -> Array:
     # One compiled program per shape and configuration, also when called eagerly.
     if reverse:
