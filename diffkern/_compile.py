@@ -4,11 +4,12 @@ The entry points called outside ``jit`` (:func:`diffkern._checks.checked`), ``mi
 ``laplace``, ``argmin``, ``fit_ukr`` and the linear recurrences are compiled with
 :data:`OPTIONS`: on XLA:CPU, its classic loop emitters (``xla_cpu_use_fusion_emitters=False``).
 On 2 cores (jax 0.10) they compile the GP and fitting programs in 30-55% less time with
-bitwise-equal results, while a long elementwise kernel (Kepler at 10^6 points) runs up to 20%
-slower: the trade suits programs that are compiled once and run a few thousand times on small
-data. ``minimize_many`` (throughput over thousands of stars) and programs the caller compiles
-(their own ``jax.jit``) keep XLA's defaults. Other backends ignore the option; a jaxlib that no
-longer knows it compiles with its defaults (found at the first compile, then remembered).
+bitwise-equal results, while a long elementwise kernel runs slower (Kepler at 10^6 points by
+17-37%, an associative scan by 23%): the trade suits programs that are compiled once and run a
+few thousand times on small data. ``minimize_many`` (throughput over thousands of stars) and
+programs the caller compiles (their own ``jax.jit``) keep XLA's defaults. Other backends ignore
+the option; a jaxlib that no longer knows it (JAX 0.12) compiles with its defaults (found at
+the first compile, then remembered).
 """
 
 from __future__ import annotations
