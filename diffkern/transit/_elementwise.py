@@ -1,5 +1,5 @@
 """Elementwise flux programs ``fn(b, r, *rest)`` with analytic derivatives, evaluated in
-cache-sized blocks on CPU."""
+cache-sized blocks on CPU, each block's flux one XLA kernel (:func:`diffkern._fusion.fused`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array, Float
 
 from diffkern._blocks import in_blocks
+from diffkern._fusion import fused
 
 # On CPU, XLA keeps the intermediates of a long elementwise program in memory; evaluating it
 # over blocks of this many elements keeps them in cache (measured 4x faster at 10^6 points).
@@ -55,11 +56,11 @@ def with_partials(evaluate: Callable) -> Callable:
 
     @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
     def f(where: str, *args) -> Float[Array, "*b"]:
-        return by_blocks(where, value, *args)
+        return by_blocks(where, fused(value), *args)
 
     @functools.partial(f.defjvp, symbolic_zeros=True)
     def _jvp(where: str, primals, tangents):
-        out, partials = by_blocks(where, evaluate, *primals)
+        out, partials = by_blocks(where, fused(evaluate), *primals)
         d_out = jnp.zeros_like(out)
         for partial, tangent in zip(partials, tangents, strict=True):
             if not isinstance(tangent, SymbolicZero):
