@@ -17,7 +17,6 @@ Modes, chosen by environment variables:
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import os
 import platform
@@ -30,6 +29,7 @@ import pytest
 from pytest_benchmark.stats import Stats
 
 from diffkern.cli.bench import STABLE_SPREAD
+from diffkern.cli.info import version
 from diffkern.jit import count_compiles
 
 SMOKE = os.environ.get("DIFFKERN_BENCH_SMOKE") == "1"
@@ -119,11 +119,8 @@ def _measure(benchmark, call: Callable[[], object], budget: Budget, **kwargs) ->
     )
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+# Peers whose distribution is not named as they are imported.
+_DISTRIBUTIONS = {"batman": "batman-package"}
 
 
 def _block(out):
@@ -134,7 +131,7 @@ def _record(benchmark, group: str, library: str, info: dict) -> None:
     benchmark.group = group
     benchmark.extra_info.update(
         library=library,
-        version=_version(library.split(":")[0]),
+        version=version(_DISTRIBUTIONS.get(name := library.split(":")[0], name)),
         device=str(jax.devices()[0].device_kind),
         backend=jax.default_backend(),
         jax=jax.__version__,
