@@ -183,6 +183,21 @@ def test_h0_default_and_reverse():
     np.testing.assert_allclose(h, [3.0, 7.0, 15.0])
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("where", ["a", "b"])
+def test_a_nan_propagates_from_its_step_on(method, reverse, where, dtype):
+    """Values are not checked: a NaN at step 3 makes that state and every later one NaN
+    (earlier ones with ``reverse``), and leaves the others as they were."""
+    a, b = jnp.full(8, 0.5, dtype), jnp.ones(8, dtype)
+    clean = linear_recurrence(a, b, method=method, reverse=reverse)
+    a, b = (a.at[3].set(jnp.nan), b) if where == "a" else (a, b.at[3].set(jnp.nan))
+    h = np.asarray(linear_recurrence(a, b, method=method, reverse=reverse))
+    hit = np.arange(8) <= 3 if reverse else np.arange(8) >= 3
+    assert np.all(np.isnan(h[hit]))
+    np.testing.assert_array_equal(h[~hit], np.asarray(clean)[~hit])
+
+
 @pytest.mark.parametrize(
     "a_shape, b_shape, kwargs, match",
     [

@@ -130,6 +130,10 @@ def linear_recurrence(
     :math:`g_t = a_{t+1}^T g_{t+1} + \partial L/\partial h_t`, run by the same method. Reverse
     mode keeps ``a`` and the states ``h``, no per-step tape, and costs about twice the forward
     pass.
+
+    Values are not checked (shapes and ``method`` are): a NaN in ``a_t`` or ``b_t`` makes
+    :math:`h_t` and every later state NaN (every earlier one with ``reverse``), as the
+    recurrence itself does, by either method; the other states are unchanged.
     """
     method = _resolve_method(method, a, b, h0)
     dtype = result_dtype(a, b) if h0 is None else result_dtype(a, b, h0)
