@@ -19,6 +19,7 @@ from diffkern import scan as scan
 from diffkern import testing as testing
 from diffkern import transit as transit
 from diffkern._checks import CheckError as CheckError
+from diffkern._lapack import lapack_threads as lapack_threads
 from diffkern._version import __version__ as __version__
 from diffkern.gp import GaussianProcess as GaussianProcess
 from diffkern.jit import assert_no_recompile as assert_no_recompile

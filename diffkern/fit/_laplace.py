@@ -15,6 +15,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 from diffkern._arrays import error_if
 from diffkern._checks import checks_as_nan
 from diffkern._compile import jit
+from diffkern._lapack import fit_threads
 from diffkern.fit._loop import diagnose, value_and_aux
 from diffkern.fit._same import by_structure, unwrap
 
@@ -57,7 +58,7 @@ def laplace(loss: Callable[..., Any], params: PyTree, *args: Any, has_aux: bool 
     ``laplace`` is itself traced.
     """
     diff, static = eqx.partition(params, eqx.is_inexact_array)
-    with checks_as_nan():  # checked below: no callback, a cacheable program
+    with checks_as_nan(), fit_threads():  # checked below: no callback, cacheable
         value, hessian, cov, std, ok = _laplace(by_structure(loss), static, has_aux, diff, args)
     if isinstance(ok, jax.core.Tracer):
         cov = error_if(cov, ~jnp.isfinite(value), _NOT_FINITE)

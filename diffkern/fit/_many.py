@@ -11,6 +11,7 @@ import optax
 from jaxtyping import Array, ArrayLike, Bool, Int, PyTree
 
 from diffkern._checks import checks_as_nan
+from diffkern._lapack import fit_threads
 from diffkern._ragged import Block, block_layout
 from diffkern.fit._many_block import BlockFit, device_rows, fit_block
 from diffkern.fit._same import by_structure
@@ -194,7 +195,7 @@ def _fit_share(
         block = block._replace(rows=device_rows(block.rows, mesh.size, group))
         padded = tuple(block.pad(f, "edge") for f in fields)
         inputs = place((_rows(block, diff), padded, block.mask), mesh)
-        with checks_as_nan():  # failed checks in the loss: NaN values, reported per series
+        with checks_as_nan(), fit_threads():  # failed checks: NaN values, reported per series
             fit = fit_block(
                 by_structure(loss), by_structure(optimizer), static, bool(uncertainties),
                 mesh, group, *inputs, np.int32(steps), gtol,

@@ -14,6 +14,7 @@ from jaxtyping import Array, Float, PyTree
 
 from diffkern._checks import checks_as_nan
 from diffkern._compile import jit
+from diffkern._lapack import fit_threads
 from diffkern.fit._loop import descend, diagnose, init_state
 from diffkern.fit._same import by_structure, unwrap
 
@@ -110,25 +111,26 @@ def minimize(
     opt_state = init_state(optimizer, diff)
     per_chunk = -(-int(steps) // int(chunks))
     done, losses = 0, []
-    while done < steps:
-        with checks_as_nan():  # the loss is tested below: no callback, a cacheable program
-            taken, diff, opt_state, value, aux, gnorm = _run_chunk(
-                by_structure(loss), static, has_aux, by_structure(optimizer), diff, opt_state,
-                tuple(args),
-                np.int32(min(per_chunk, steps - done)), gtol,
-            )  # fmt: skip
-        taken = int(taken)
-        done += taken
-        if not np.isfinite(float(value)):
-            diagnose(loss, eqx.combine(diff, static), args, f"{label}: the loss", done)
-        losses.append(value)
-        converged = taken == 0 or float(gnorm) <= gtol
-        if progress:
-            _progress_bar(label, done, steps, float(value), converged or done >= steps)
-        if callback is not None:
-            callback(done, value)
-        if converged:
-            break
+    with fit_threads():  # on CPU: see diffkern._lapack
+        while done < steps:
+            with checks_as_nan():  # the loss is tested below: no callback, a cacheable program
+                taken, diff, opt_state, value, aux, gnorm = _run_chunk(
+                    by_structure(loss), static, has_aux, by_structure(optimizer), diff, opt_state,
+                    tuple(args),
+                    np.int32(min(per_chunk, steps - done)), gtol,
+                )  # fmt: skip
+            taken = int(taken)
+            done += taken
+            if not np.isfinite(float(value)):
+                diagnose(loss, eqx.combine(diff, static), args, f"{label}: the loss", done)
+            losses.append(value)
+            converged = taken == 0 or float(gnorm) <= gtol
+            if progress:
+                _progress_bar(label, done, steps, float(value), converged or done >= steps)
+            if callback is not None:
+                callback(done, value)
+            if converged:
+                break
     return FitResult(
         params=eqx.combine(diff, static),
         value=value,
