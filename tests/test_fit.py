@@ -142,6 +142,30 @@ def test_descend_records_each_step_and_matches_plain_gradient_descent(x64):
     assert int(stopped.steps) < 10**4 and float(stopped.grad_norm) <= 1e-3
 
 
+def test_lbfgs_takes_the_loss_and_gradient_from_its_line_search(x64):
+    """optax.lbfgs ends with a zoom line search that evaluated the loss and gradient at the
+    point it moved to: descend reuses them (one evaluation per step fewer) and reaches the
+    same point as when it evaluates them itself (with ``has_aux``, where it must)."""
+    calls = []
+
+    def rosenbrock(p):
+        jax.debug.callback(lambda: calls.append(1))
+        return jnp.sum(100 * (p[1:] - p[:-1] ** 2) ** 2 + (1 - p[:-1]) ** 2)
+
+    start = jnp.array([-1.2, 1.0, -0.5, 0.8])
+    run = lambda loss, has_aux: jax.jit(
+        lambda p: descend(loss, optax.lbfgs(), p, max_steps=12, has_aux=has_aux)
+    )(start)
+    reused = run(rosenbrock, False)
+    reused_calls, calls[:] = len(calls), []
+    evaluated = run(lambda p: (rosenbrock(p), None), True)
+    # at least one line-search evaluation per step; the descend's own one per step is saved
+    assert reused_calls <= len(calls) - 11, (reused_calls, len(calls))
+    np.testing.assert_allclose(reused.params, evaluated.params, rtol=1e-10)
+    np.testing.assert_allclose(reused.value, evaluated.value, rtol=1e-10)
+    np.testing.assert_allclose(reused.grad_norm, evaluated.grad_norm, rtol=1e-8, atol=1e-12)
+
+
 def test_laplace_of_a_gaussian_is_exact(x64):
     rng = np.random.default_rng(0)
     a = rng.normal(size=(3, 3))

@@ -70,6 +70,16 @@ def tree_norm(tree: PyTree) -> Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree_util.tree_leaves(tree)))
 
 
+def _line_search_result(state: PyTree) -> tuple[Array, PyTree] | None:
+    """The loss and gradient at the parameters the last update moved to, where the optimizer
+    ends with optax's zoom line search (``optax.lbfgs``): its state holds them (infinite value
+    before the first step). None for any other optimizer."""
+    last = state[-1] if isinstance(state, tuple) and state else state
+    if isinstance(last, optax.ScaleByZoomLinesearchState):
+        return last.value, last.grad
+    return None
+
+
 def descend(
     loss: Callable[[PyTree], Any],
     optimizer: optax.GradientTransformation,
@@ -89,9 +99,11 @@ def descend(
     (``optax.lbfgs`` and its line search) receive ``value``, ``grad`` and ``value_fn``. The loss
     and gradient at each new point are computed once, at the start of the loop body, which
     then stops or steps: the program holds one copy of them, not two (one before the loop),
-    which halves the compile time of a loss-dominated loop. ``state`` continues an earlier run
-    (default: a fresh ``optimizer.init``); ``history`` > 0 records the loss before each of the
-    first ``history`` steps.
+    which halves the compile time of a loss-dominated loop. An optimizer that ends with optax's
+    zoom line search (``optax.lbfgs``) already evaluated both at the point it moved to: they
+    are taken from its state (without ``has_aux``), one evaluation per step fewer. ``state``
+    continues an earlier run (default: a fresh ``optimizer.init``); ``history`` > 0 records the
+    loss before each of the first ``history`` steps.
     """
     optimizer = optax.with_extra_args_support(optimizer)
     state = init_state(optimizer, params) if state is None else state
@@ -107,7 +119,15 @@ def descend(
 
     def body(carry):
         i, params, state, *_, losses, _ = carry
-        (value, aux), grad = evaluate(params)
+        stored = None if has_aux else _line_search_result(state)
+        if stored is None:
+            (value, aux), grad = evaluate(params)
+        else:  # the last step's line search evaluated the loss and gradient at params already
+            (value, aux), grad = jax.lax.cond(
+                jnp.isinf(stored[0]),
+                lambda: evaluate(params),
+                lambda: ((stored[0], None), stored[1]),
+            )
         done = i >= max_steps
         if gtol is not None:
             done = done | (tree_norm(grad) <= gtol)
