@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import diffkern
@@ -48,6 +50,31 @@ def test_lapack_threads_rejects_bad_counts(threads):
     with pytest.raises(ValueError, match="threads must be an int >= 1"):
         with diffkern.lapack_threads(threads):
             pass
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.one_of(
+        st.integers(-3, 64),
+        st.floats(allow_nan=True),
+        st.booleans(),
+        st.none(),
+        st.text(max_size=2),
+    )
+)
+def test_lapack_threads_contract(threads):
+    """Any argument: a ValueError naming it (not an int >= 1), or every BLAS library at
+    between 1 and ``threads`` threads inside the block and the settings restored after."""
+    before = _threads()
+    valid = isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
+    if not valid:
+        with pytest.raises(ValueError, match="threads must be an int >= 1"):
+            with diffkern.lapack_threads(threads):
+                pass
+    else:
+        with diffkern.lapack_threads(threads):
+            assert all(1 <= n <= threads for n in _threads())
+    assert _threads() == before
 
 
 def test_fits_run_with_one_blas_thread_then_restore(no_user_setting, dtype):
