@@ -102,8 +102,9 @@ def descend(
     which halves the compile time of a loss-dominated loop. An optimizer that ends with optax's
     zoom line search (``optax.lbfgs``) already evaluated both at the point it moved to: they
     are taken from its state (without ``has_aux``), one evaluation per step fewer. ``state``
-    continues an earlier run (default: a fresh ``optimizer.init``); ``history`` > 0 records the
-    loss before each of the first ``history`` steps.
+    continues an earlier run at the ``params`` it ended with, on the same loss (default: a
+    fresh ``optimizer.init``); ``history`` > 0 records the loss before each of the first
+    ``history`` steps.
     """
     optimizer = optax.with_extra_args_support(optimizer)
     state = init_state(optimizer, params) if state is None else state
