@@ -45,9 +45,12 @@ def lapack_threads(threads: int = 1) -> Iterator[None]:
     (``with diffkern.lapack_threads(8): minimize(...)`` for factorisations of thousands of
     points on many cores). Every BLAS library of the process (NumPy's too) is limited while
     the block runs; not thread-safe, as the setting is the process's. On other backends it
-    changes nothing that JAX uses.
+    changes nothing that JAX uses. A ``threads`` that is not an int raises ``TypeError``, one
+    below 1 ``ValueError``.
     """
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be an int >= 1, got {threads!r}")
+    if threads < 1:
         raise ValueError(f"threads must be an int >= 1, got {threads!r}")
     token = _chosen.set(True)
     try:

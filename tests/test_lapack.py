@@ -47,7 +47,10 @@ def test_lapack_threads_sets_and_restores():
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2", None])
 def test_lapack_threads_rejects_bad_counts(threads):
-    with pytest.raises(ValueError, match="threads must be an int >= 1"):
+    """Below 1: ValueError; not an int: TypeError (under the test suite's run-time type
+    checks, from the annotation), each naming the argument."""
+    error = ValueError if isinstance(threads, int) and not isinstance(threads, bool) else TypeError
+    with pytest.raises(error, match="threads"):
         with diffkern.lapack_threads(threads):
             pass
 
@@ -63,12 +66,12 @@ def test_lapack_threads_rejects_bad_counts(threads):
     )
 )
 def test_lapack_threads_contract(threads):
-    """Any argument: a ValueError naming it (not an int >= 1), or every BLAS library at
-    between 1 and ``threads`` threads inside the block and the settings restored after."""
+    """Any argument: an error naming it (TypeError for a non-int, ValueError below 1), or every
+    BLAS library at between 1 and ``threads`` threads inside the block; restored after."""
     before = _threads()
-    valid = isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
-    if not valid:
-        with pytest.raises(ValueError, match="threads must be an int >= 1"):
+    is_int = isinstance(threads, int) and not isinstance(threads, bool)
+    if not is_int or threads < 1:
+        with pytest.raises(ValueError if is_int else TypeError, match="threads"):
             with diffkern.lapack_threads(threads):
                 pass
     else:
