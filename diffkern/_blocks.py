@@ -30,7 +30,10 @@ def in_blocks(fn: Callable, arrays: Sequence[Shaped[Array, "*b"]], block: int):
             lambda o, y: jax.lax.dynamic_update_slice_in_dim(o, y, start, 0), out, ys
         )
 
-    shapes = jax.eval_shape(fn, *flat)
-    out = jax.tree_util.tree_map(lambda x: jnp.empty(x.shape, x.dtype), shapes)
+    shapes, tree = jax.tree_util.tree_flatten(jax.eval_shape(fn, *flat))
+    # A different fill per output: XLA would merge equal ones into one buffer, then copy it
+    # (a whole extra pass over memory) to give each output its own.
+    out = [jnp.full(x.shape, k, x.dtype) for k, x in enumerate(shapes)]
+    out = jax.tree_util.tree_unflatten(tree, out)
     out = jax.lax.fori_loop(0, -(-size // block), body, out)
     return jax.tree_util.tree_map(lambda x: x.reshape(shape), out)
