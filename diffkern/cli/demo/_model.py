@@ -135,7 +135,8 @@ def activity_gp(params: Params, priors: Priors, data: RVData) -> tuple[GaussianP
         gamma=0.5 / params.perlength**2,
     )
     fit = instruments(params, priors, data).evaluate(data.observations)
-    gp = GaussianProcess(kernel, data.t, diag=fit.variance, solver="cholesky")
+    # A covariance too close to singular (a NUTS proposal far out) is a rejected point, -inf.
+    gp = GaussianProcess(kernel, data.t, diag=fit.variance, solver="cholesky", on_failure="-inf")
     return gp, fit.residual
 
 
