@@ -3,10 +3,11 @@
 On CPU, jaxlib runs Cholesky factorisations and triangular solves in SciPy's OpenBLAS. XLA
 runs the rest of the program (and independent solver calls) on its own pool of one thread per
 core, and OpenBLAS starts a second set of threads inside each call that keep spinning after
-it. The two sets compete for the same cores: on 2 cores, one BLAS thread made the dense GP's
-value and gradient 15-35% faster at N = 150 to 2000 and the Adam steps of a Keplerian + GP fit
-25% faster (``profiles/fit_planets_gp.py``). diffkern's compiled fits therefore run with one
-BLAS thread (see :func:`lapack_threads`); other backends are not affected.
+it. The two sets compete for the same cores: on 2 cores, one BLAS thread took the Adam steps
+of a Keplerian + 150-point GP fit (``profiles/fit_planets_gp.py``) from 1.55-1.8 to 1.2-1.35 ms,
+and a dense value and gradient at N = 500 and 2000 was no slower. diffkern's compiled fits
+therefore run with one BLAS thread (see :func:`lapack_threads`); other backends are not
+affected.
 """
 
 from __future__ import annotations
