@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator
 
 import jax
+import numpy as np
 
 # A user's own choice of BLAS threads, made before start-up or by lapack_threads, is kept.
 _USER_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
@@ -35,7 +36,7 @@ def _blas():
 
 
 @contextlib.contextmanager
-def lapack_threads(threads: int = 1) -> Iterator[None]:
+def lapack_threads(threads: int | np.integer = 1) -> Iterator[None]:
     """Run the block with ``threads`` BLAS threads in JAX's CPU solvers; restored after.
 
     For code that runs small or medium dense solves on CPU under its own ``jit`` (a NumPyro
@@ -46,11 +47,13 @@ def lapack_threads(threads: int = 1) -> Iterator[None]:
     (``with diffkern.lapack_threads(8): minimize(...)`` for factorisations of thousands of
     points on many cores). Every BLAS library of the process (NumPy's too) is limited while
     the block runs; not thread-safe, as the setting is the process's. On other backends it
-    changes nothing that JAX uses. A ``threads`` that is not an int raises ``TypeError``, one
-    below 1 ``ValueError``.
+    changes nothing that JAX uses. ``threads`` is a Python or NumPy integer (not a bool: a
+    ``TypeError``) of at least 1 (else ``ValueError``); OpenBLAS caps it at the number of
+    threads it was built for.
     """
-    if isinstance(threads, bool) or not isinstance(threads, int):
+    if isinstance(threads, bool) or not isinstance(threads, int | np.integer):
         raise TypeError(f"threads must be an int >= 1, got {threads!r}")
+    threads = int(threads)
     if threads < 1:
         raise ValueError(f"threads must be an int >= 1, got {threads!r}")
     token = _chosen.set(True)

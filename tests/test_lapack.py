@@ -43,6 +43,9 @@ def test_lapack_threads_sets_and_restores():
     with diffkern.lapack_threads(1):
         assert _threads() == {1}
     assert _threads() == before
+    with diffkern.lapack_threads(np.int64(1)):  # NumPy integers too
+        assert _threads() == {1}
+    assert _threads() == before
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2", None])
